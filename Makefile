@@ -1,0 +1,35 @@
+# Two commands do all the set-up: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: run test test-postgres install migrate bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+## Web server (http://127.0.0.1:$(PORT)) and the Django-Q2 worker together.
+run: migrate
+	PORT=$(PORT) PY=$(PY) scripts/run-dev.sh
+
+## The whole suite (SQLite unless DATABASE_URL says otherwise).
+test: install
+	$(VENV)/bin/pytest
+
+test-postgres: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/agentsite} $(VENV)/bin/pytest
+
+bench: install
+	$(PY) bench/budget_check.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

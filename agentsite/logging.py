@@ -1,0 +1,36 @@
+"""A logging filter that scrubs configured secrets from every record."""
+
+import logging
+
+REDACTED = "[redacted]"
+_MIN_SECRET_LENGTH = 6  # shorter values would redact ordinary words
+
+
+def configured_secrets() -> list[str]:
+    from django.conf import settings
+
+    if not settings.configured:
+        return []
+    values = (getattr(settings, name, "") for name in settings.SECRET_SETTING_NAMES)
+    return [v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET_LENGTH]
+
+
+def redact(text: str, secrets: list[str] | None = None) -> str:
+    for secret in configured_secrets() if secrets is None else secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactSecretsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = configured_secrets()
+        if not secrets:
+            return True
+        message = record.getMessage()
+        if any(secret in message for secret in secrets):
+            record.msg, record.args = redact(message, secrets), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, secrets)
+        return True

@@ -1,0 +1,39 @@
+"""Unauthenticated JSON endpoints for probes and dashboards (no secrets, no PII)."""
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from budget.client import claude_configured
+from budget.selectors import budget_stats
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except DatabaseError:
+        return False
+
+
+@require_GET
+def health(request):
+    llm = "configured" if claude_configured() else "not_configured"
+    telegram = "configured" if settings.TELEGRAM_BOT_TOKEN else "not_configured"
+    if not _database_ok():
+        body = {"status": "degraded", "database": "error", "llm": llm, "telegram": telegram}
+        return JsonResponse(body, status=503)
+    body = {
+        "status": "healthy" if llm == "configured" else "degraded",
+        "database": "connected",
+        "llm": llm,
+        "telegram": telegram,
+    }
+    return JsonResponse(body)
+
+
+@require_GET
+def stats(request):
+    return JsonResponse(budget_stats())

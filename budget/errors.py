@@ -1,0 +1,42 @@
+"""The project's application errors.
+
+`ApplicationError` is the one exception type the surfaces (API, Telegram, commands)
+map to a clear answer. It lives in the lowest layer so every app can raise it.
+Messages are written here, never copied from a response body, so no credential can
+ride along in one.
+"""
+
+
+class ApplicationError(Exception):
+    """A failure with a message fit to show the Master."""
+
+    kind = "error"
+
+    def __init__(self, message: str, *, extra: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+
+
+class BudgetExceeded(ApplicationError):
+    kind = "budget_exceeded"
+
+
+class ClaudeNotConfigured(ApplicationError):
+    kind = "not_configured"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Claude credentials are not configured: set ANTHROPIC_API_KEY or "
+            "CLAUDE_CODE_OAUTH_TOKEN"
+        )
+
+
+class ClaudeCallError(ApplicationError):
+    """The API refused or failed after the SDK's own retries."""
+
+    def __init__(self, *, kind: str, status_code: int | None = None) -> None:
+        status = f", HTTP {status_code}" if status_code else ""
+        super().__init__(f"Claude API call failed ({kind}{status})")
+        self.kind = kind
+        self.status_code = status_code

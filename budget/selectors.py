@@ -1,0 +1,108 @@
+"""Budget reads. Each reads one counter row per scope (plus the few open
+reservations), never the ledger, so its cost does not grow with history."""
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db.models import Sum
+
+from .clock import utc_now, utc_today
+from .models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
+
+WARNING_RATIO = 0.80
+CRITICAL_RATIO = 0.95
+
+
+class Level:
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    EXHAUSTED = "exhausted"
+
+
+def budget_usage(*, scope: str, day: date | None = None) -> int:
+    """Settled tokens of one scope on one UTC day."""
+    counter = DailyCounter.objects.filter(day=day or utc_today(), scope=scope).first()
+    return counter.used if counter else 0
+
+
+def budget_reserved(*, day: date | None = None, scope: str = Scope.PROACTIVE) -> int:
+    """Tokens held by calls still in flight (stale reservations don't count)."""
+    total = Reservation.objects.filter(
+        day=day or utc_today(),
+        scope=scope,
+        status=ReservationStatus.ACTIVE,
+        expires_at__gte=utc_now(),
+    ).aggregate(total=Sum("amount"))["total"]
+    return total or 0
+
+
+def budget_remaining(*, day: date | None = None) -> int:
+    """Proactive tokens still available today (reactive is unlimited)."""
+    day = day or utc_today()
+    used = budget_usage(scope=Scope.PROACTIVE, day=day)
+    reserved = budget_reserved(day=day)
+    return max(0, settings.PROACTIVE_DAILY_TOKEN_LIMIT - used - reserved)
+
+
+def budget_can_spend(*, tokens: int) -> bool:
+    return budget_remaining() >= tokens
+
+
+def budget_level(*, used: int, remaining: int, limit: int) -> str:
+    if remaining < settings.PROACTIVE_MIN_CYCLE_TOKENS:
+        return Level.EXHAUSTED
+    ratio = used / limit if limit else 1.0
+    if ratio >= CRITICAL_RATIO:
+        return Level.CRITICAL
+    if ratio >= WARNING_RATIO:
+        return Level.WARNING
+    return Level.OK
+
+
+def budget_stats(*, day: date | None = None) -> dict:
+    """The `/stats` payload: usage by scope and the proactive budget's state."""
+    day = day or utc_today()
+    limit = settings.PROACTIVE_DAILY_TOKEN_LIMIT
+    used = budget_usage(scope=Scope.PROACTIVE, day=day)
+    reserved = budget_reserved(day=day)
+    remaining = max(0, limit - used - reserved)
+    return {
+        "date": day.isoformat(),
+        "token_usage_today": {
+            "proactive": used,
+            "reactive": budget_usage(scope=Scope.REACTIVE, day=day),
+        },
+        "proactive": {
+            "limit": limit,
+            "used": used,
+            "reserved": reserved,
+            "remaining": remaining,
+            "usage_ratio": round(used / limit, 6) if limit else 1.0,
+            "level": budget_level(used=used, remaining=remaining, limit=limit),
+        },
+    }
+
+
+def budget_history(*, days: int = 14) -> list[dict]:
+    """Per-day usage by scope for the last `days` UTC days, oldest first."""
+    today = utc_today()
+    first = today - timedelta(days=days - 1)
+    rows = DailyCounter.objects.filter(day__gte=first).values("day", "scope", "used")
+    by_day = {first + timedelta(days=i): {"proactive": 0, "reactive": 0} for i in range(days)}
+    for row in rows:
+        by_day[row["day"]][row["scope"]] = row["used"]
+    return [{"date": d.isoformat(), **usage} for d, usage in by_day.items()]
+
+
+def ledger_usage_summed(*, scope: str, day: date | None = None) -> int:
+    """The naive approach (sum the ledger): kept for benchmarks and consistency checks."""
+    from django.db.models import F
+
+    total = LedgerEntry.objects.filter(scope=scope, day=day or utc_today()).aggregate(
+        total=Sum(
+            F("input_tokens") + F("output_tokens")
+            + F("cache_creation_input_tokens") + F("cache_read_input_tokens")
+        )
+    )["total"]
+    return total or 0

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the web server and the Django-Q2 worker together; Ctrl-C stops both.
+set -euo pipefail
+PY=${PY:-.venv/bin/python}
+PORT=${PORT:-8000}
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+"$PY" manage.py check --deploy --fail-level ERROR >/dev/null 2>&1 || true
+"$PY" manage.py qcluster &
+pids+=($!)
+"$PY" manage.py runserver "127.0.0.1:${PORT}" &
+pids+=($!)
+wait -n "${pids[@]}"

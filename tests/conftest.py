@@ -1,0 +1,59 @@
+"""Shared fixtures: loopback fakes of the external APIs and settings pointing at them."""
+
+import pytest
+from django.db import connection
+
+from tests.fakes.anthropic_api import FakeAnthropic
+
+TEST_API_KEY = "test-anthropic-key-never-real-0001"
+TEST_OAUTH_TOKEN = "test-oauth-token-never-real-0002"
+
+
+@pytest.fixture(scope="session")
+def _anthropic_server():
+    server = FakeAnthropic().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_anthropic(_anthropic_server):
+    """The fake Messages API, emptied for each test."""
+    _anthropic_server.reset()
+    yield _anthropic_server
+    _anthropic_server.reset()
+
+
+@pytest.fixture
+def claude(settings, fake_anthropic):
+    """Claude configured with a test key and pointed at the fake; returns the fake."""
+    settings.ANTHROPIC_API_KEY = TEST_API_KEY
+    settings.CLAUDE_CODE_OAUTH_TOKEN = ""
+    settings.ANTHROPIC_BASE_URL = fake_anthropic.url
+    settings.AGENT_LLM_MAX_RETRIES = 2
+    settings.AGENT_LLM_TIMEOUT_SECONDS = 5
+    return fake_anthropic
+
+
+@pytest.fixture
+def budget_limit(settings):
+    """Set today's proactive limit (and a small minimum) for a test."""
+
+    def _set(limit: int, *, min_cycle: int = 100) -> None:
+        settings.PROACTIVE_DAILY_TOKEN_LIMIT = limit
+        settings.PROACTIVE_MIN_CYCLE_TOKENS = min_cycle
+
+    return _set
+
+
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    if on_postgres():
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL row locks; runs in CI with DATABASE_URL=postgres://…")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
