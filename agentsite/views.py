@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 from budget.client import claude_configured
 from budget.selectors import budget_stats
+from decisions.selectors import agent_status, cycles_today_count
 
 
 def _database_ok() -> bool:
@@ -25,15 +26,20 @@ def health(request):
     if not _database_ok():
         body = {"status": "degraded", "database": "error", "llm": llm, "telegram": telegram}
         return JsonResponse(body, status=503)
+    status = agent_status()
     body = {
         "status": "healthy" if llm == "configured" else "degraded",
         "database": "connected",
         "llm": llm,
         "telegram": telegram,
+        "scheduler": {k: status[k] for k in ("paused", "next_cycle_at", "last_cycle_at")},
     }
     return JsonResponse(body)
 
 
 @require_GET
 def stats(request):
-    return JsonResponse(budget_stats())
+    body = budget_stats()
+    body["cycles_today"] = cycles_today_count()
+    body["next_cycle_at"] = agent_status()["next_cycle_at"]
+    return JsonResponse(body)

@@ -11,7 +11,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$PY" manage.py check --deploy --fail-level ERROR >/dev/null 2>&1 || true
+"$PY" manage.py setup_schedules --announce
 "$PY" manage.py qcluster &
 pids+=($!)
 "$PY" manage.py runserver "127.0.0.1:${PORT}" &

@@ -13,6 +13,7 @@ def test_health_without_credentials_is_degraded_but_up(client):
     assert response.status_code == 200
     assert response.json() == {
         "status": "degraded", "database": "connected", "llm": "not_configured", "telegram": "not_configured",
+        "scheduler": {"paused": False, "next_cycle_at": None, "last_cycle_at": None},
     }
 
 
@@ -52,6 +53,7 @@ def test_stats_reports_usage_by_scope_and_the_proactive_budget(client, budget_li
         "usage_ratio": 0.0015, "level": "ok",
     }
     assert len(body["date"]) == 10
+    assert body["cycles_today"] == 0 and body["next_cycle_at"] is None
 
 
 def test_endpoints_are_read_only(client):

@@ -1,0 +1,78 @@
+"""What each action's `details` must hold. The model's output is validated against
+these before anything runs; unknown extra keys are ignored."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MEDITATION_DEFAULT_SECONDS = 60
+MEDITATION_MAX_SECONDS = 600
+MASTER = "master"
+
+
+class Details(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class DevelopSkillDetails(Details):
+    skill_name: str = Field(min_length=1, max_length=200)
+    approach: str = Field(default="", max_length=2_000)
+    duration_estimate: int | None = Field(default=None, ge=0, le=24 * 60)
+
+
+class WorkOnTaskDetails(Details):
+    task_id: int = Field(ge=1)
+    approach: str = Field(default="", max_length=2_000)
+
+
+class CommunicateDetails(Details):
+    recipient: str = Field(default=MASTER, max_length=64)
+    message: str = Field(min_length=1, max_length=4_000)
+    priority: Literal["low", "medium", "high"] = "medium"
+
+    @field_validator("recipient", mode="before")
+    @classmethod
+    def _recipient_text(cls, value):
+        return MASTER if value in (None, "") else str(value)
+
+    @property
+    def to_master(self) -> bool:
+        return self.recipient.lower() == MASTER
+
+
+class MeditateDetails(Details):
+    duration: int = Field(default=MEDITATION_DEFAULT_SECONDS)
+    reflection_topic: str = Field(default="", max_length=500)
+
+    @field_validator("duration", mode="after")
+    @classmethod
+    def _cap(cls, value: int) -> int:
+        return max(1, min(value, MEDITATION_MAX_SECONDS))
+
+
+class AskMasterDetails(Details):
+    question: str = Field(min_length=1, max_length=1_000)
+    context: str = Field(default="", max_length=2_000)
+    options: list[str] = Field(default_factory=list, max_length=6)
+
+    @field_validator("options", mode="after")
+    @classmethod
+    def _short_options(cls, value: list[str]) -> list[str]:
+        return [option.strip()[:60] for option in value if option and option.strip()]
+
+
+class ProactiveOutreachDetails(Details):
+    chat_id: int
+    message: str = Field(min_length=1, max_length=4_000)
+    purpose: str = Field(default="", max_length=500)
+
+
+DETAILS_MODELS: dict[str, type[Details]] = {
+    "develop_skill": DevelopSkillDetails,
+    "work_on_task": WorkOnTaskDetails,
+    "communicate": CommunicateDetails,
+    "meditate": MeditateDetails,
+    "ask_master": AskMasterDetails,
+    "proactive_outreach": ProactiveOutreachDetails,
+}
+ACTIONS = tuple(DETAILS_MODELS)

@@ -1,0 +1,36 @@
+"""Task and skill reads, each bounded so prompts and pages stay small as data grows."""
+
+from django.db.models import F
+
+from .errors import TaskNotFound
+from .models import OPEN_STATUSES, Skill, Task
+
+
+def task_get(*, task_id: int) -> Task:
+    task = Task.objects.filter(pk=task_id).first()
+    if task is None:
+        raise TaskNotFound(task_id=task_id)
+    return task
+
+
+def task_list(*, status: str | None = None, limit: int = 50) -> list[Task]:
+    qs = Task.objects.all()
+    if status:
+        qs = qs.filter(status=status)
+    return list(qs.order_by("priority", "created_at", "id")[:limit])
+
+
+def task_list_open(*, limit: int = 10) -> list[Task]:
+    """Pending and running tasks, most urgent (then oldest) first."""
+    return list(Task.objects.filter(status__in=OPEN_STATUSES).order_by("priority", "created_at", "id")[:limit])
+
+
+def tasks_count_open() -> int:
+    return Task.objects.filter(status__in=OPEN_STATUSES).count()
+
+
+def skill_list(*, limit: int = 10) -> list[Skill]:
+    """Most recently practised first; never-practised skills last."""
+    return list(
+        Skill.objects.order_by(F("last_practised_at").desc(nulls_last=True), "name", "id")[:limit]
+    )

@@ -1,0 +1,173 @@
+"""Task and skill writes. Each status change decides under a row lock on the task, so
+two surfaces (a cycle and the Master, say) can never both move the same task."""
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import Truncator
+
+from memory.models import MemoryKind
+from memory.services import memory_record
+
+from .errors import SkillInvalid, TaskInvalid, TaskNotCancellable, TaskNotFound, TaskNotRunnable
+from .models import (
+    OPEN_STATUSES,
+    PRIORITY_DEFAULT,
+    PRIORITY_LEAST_URGENT,
+    PRIORITY_MOST_URGENT,
+    Skill,
+    Task,
+    TaskSource,
+    TaskStatus,
+    skill_key,
+)
+
+TITLE_MAX_CHARS = 200
+SKILL_NOTES_MAX_CHARS = 10_000
+MEMORY_EXCERPT_CHARS = 1_500
+
+
+def _task_locked(*, task_id: int) -> Task:
+    task = Task.objects.select_for_update().filter(pk=task_id).first()
+    if task is None:
+        raise TaskNotFound(task_id=task_id)
+    return task
+
+
+@transaction.atomic
+def task_create(
+    *, title: str, description: str = "", priority: int = PRIORITY_DEFAULT, source: str
+) -> Task:
+    title = " ".join((title or "").split())
+    if not title:
+        raise TaskInvalid("A task needs a title")
+    if len(title) > TITLE_MAX_CHARS:
+        raise TaskInvalid(f"A task title can be at most {TITLE_MAX_CHARS} characters, got {len(title)}")
+    if isinstance(priority, bool) or not isinstance(priority, int) or not (
+        PRIORITY_MOST_URGENT <= priority <= PRIORITY_LEAST_URGENT
+    ):
+        raise TaskInvalid(
+            f"Priority must be a whole number from {PRIORITY_MOST_URGENT} (most urgent) "
+            f"to {PRIORITY_LEAST_URGENT}, got {priority!r}"
+        )
+    if source not in TaskSource.values:
+        raise TaskInvalid(f"Unknown task source {source!r}")
+    return Task.objects.create(
+        title=title, description=(description or "").strip(), priority=priority, source=source
+    )
+
+
+@transaction.atomic
+def task_start(*, task_id: int) -> Task:
+    """pending → running. A task already running (left by a crashed cycle) may be resumed."""
+    task = _task_locked(task_id=task_id)
+    if task.status not in OPEN_STATUSES:
+        raise TaskNotRunnable(
+            f"Task #{task.pk} is {task.status}; only pending or running tasks can be worked on",
+            task_id=task.pk,
+            status=task.status,
+        )
+    task.status = TaskStatus.RUNNING
+    task.started_at = task.started_at or timezone.now()
+    task.save(update_fields=["status", "started_at", "updated_at"])
+    return task
+
+
+@transaction.atomic
+def task_complete(*, task_id: int, result: str, cycle_id: int | None = None) -> Task:
+    """running → done, keeping the deliverable, with a `task_result` memory of it."""
+    task = _task_locked(task_id=task_id)
+    if task.status != TaskStatus.RUNNING:
+        raise TaskNotRunnable(
+            f"Task #{task.pk} is {task.status}; only a running task can be completed",
+            task_id=task.pk,
+            status=task.status,
+        )
+    task.status = TaskStatus.DONE
+    task.result = result
+    task.error = ""
+    task.finished_at = timezone.now()
+    task.save(update_fields=["status", "result", "error", "finished_at", "updated_at"])
+    _task_remember(task=task, outcome=result, cycle_id=cycle_id)
+    return task
+
+
+@transaction.atomic
+def task_fail(*, task_id: int, error: str, cycle_id: int | None = None) -> Task:
+    """pending|running → failed, with a `task_result` memory of why."""
+    task = _task_locked(task_id=task_id)
+    if task.status not in OPEN_STATUSES:
+        raise TaskNotRunnable(
+            f"Task #{task.pk} is {task.status}; only an open task can fail",
+            task_id=task.pk,
+            status=task.status,
+        )
+    task.status = TaskStatus.FAILED
+    task.error = error
+    task.finished_at = timezone.now()
+    task.save(update_fields=["status", "error", "finished_at", "updated_at"])
+    _task_remember(task=task, outcome=error, cycle_id=cycle_id)
+    return task
+
+
+@transaction.atomic
+def task_cancel(*, task_id: int) -> Task:
+    """pending → cancelled. Work already started is left to finish or fail."""
+    task = _task_locked(task_id=task_id)
+    if task.status != TaskStatus.PENDING:
+        raise TaskNotCancellable(
+            f"Task #{task.pk} is {task.status}; only pending tasks can be cancelled",
+            task_id=task.pk,
+            status=task.status,
+        )
+    task.status = TaskStatus.CANCELLED
+    task.finished_at = timezone.now()
+    task.save(update_fields=["status", "finished_at", "updated_at"])
+    return task
+
+
+def _task_remember(*, task: Task, outcome: str, cycle_id: int | None) -> None:
+    excerpt = Truncator(outcome or "").chars(MEMORY_EXCERPT_CHARS)
+    memory_record(
+        kind=MemoryKind.TASK_RESULT,
+        content=f"Task #{task.pk} {task.title!r} {task.status}: {excerpt}",
+        meta={"task_id": task.pk, "status": task.status},
+        cycle_id=cycle_id,
+    )
+
+
+@transaction.atomic
+def skill_practise(*, name: str, note: str, cycle_id: int | None = None) -> Skill:
+    """Count one practice of a skill (created on first use), keep its note on the skill
+    and as a `skill_note` memory, all or nothing."""
+    key = skill_key(name or "")
+    if not key:
+        raise SkillInvalid("A skill needs a name")
+    if len(" ".join(name.split())) > Skill._meta.get_field("name").max_length:
+        raise SkillInvalid("A skill name can be at most 200 characters")
+    note = (note or "").strip()
+    if not note:
+        raise SkillInvalid("A practice needs a note")
+    Skill.objects.get_or_create(key=key, defaults={"name": name})
+    skill = Skill.objects.select_for_update().get(key=key)
+    now = timezone.now()
+    skill.practice_count += 1
+    skill.last_practised_at = now
+    skill.notes = _notes_append(notes=skill.notes, entry=f"## {now:%Y-%m-%d %H:%M} UTC\n{note}")
+    skill.save(update_fields=["practice_count", "last_practised_at", "notes", "updated_at"])
+    memory_record(
+        kind=MemoryKind.SKILL_NOTE,
+        content=f"{skill.name} (practice #{skill.practice_count}): {note}",
+        meta={"skill_id": skill.pk, "skill": skill.name, "practice_count": skill.practice_count},
+        cycle_id=cycle_id,
+    )
+    return skill
+
+
+def _notes_append(*, notes: str, entry: str) -> str:
+    """Newest notes win: drop whole old entries (then characters) past the cap."""
+    combined = f"{notes}\n\n{entry}" if notes else entry
+    if len(combined) <= SKILL_NOTES_MAX_CHARS:
+        return combined
+    kept = combined[-SKILL_NOTES_MAX_CHARS:]
+    boundary = kept.find("\n\n## ")
+    return kept[boundary + 2 :] if boundary != -1 else kept

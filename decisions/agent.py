@@ -1,0 +1,71 @@
+"""The agent's singleton state: pause flag, schedule, and the cross-process cycle lock."""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+
+from budget.clock import utc_now
+from budget.services import reservation_horizon
+
+from .models import AgentState
+
+
+def agent_state_get() -> AgentState:
+    state, _ = AgentState.objects.get_or_create(pk=AgentState.SINGLETON_ID)
+    return state
+
+
+@transaction.atomic
+def agent_pause() -> AgentState:
+    state = agent_state_get()
+    AgentState.objects.filter(pk=state.pk).update(paused=True, updated_at=utc_now())
+    state.refresh_from_db()
+    return state
+
+
+@transaction.atomic
+def agent_resume() -> AgentState:
+    """Resume and make the next tick run a cycle straight away."""
+    state = agent_state_get()
+    AgentState.objects.filter(pk=state.pk).update(paused=False, next_run_at=utc_now(), updated_at=utc_now())
+    state.refresh_from_db()
+    return state
+
+
+def cycle_lock_ttl() -> timedelta:
+    # A cycle makes at most two model calls (the decision and the action's own work).
+    return reservation_horizon() * 2 + timedelta(minutes=2)
+
+
+def cycle_lock_acquire() -> uuid.UUID | None:
+    """Claim the single-flight lock with one conditional UPDATE (atomic on every backend).
+
+    Returns the token when claimed, None when another live cycle holds it. A lock whose
+    holder crashed expires after `cycle_lock_ttl()` and can be claimed again.
+    """
+    agent_state_get()
+    token = uuid.uuid4()
+    now = utc_now()
+    claimed = AgentState.objects.filter(pk=AgentState.SINGLETON_ID).filter(
+        Q(lock_token__isnull=True) | Q(lock_expires_at__lt=now)
+    ).update(lock_token=token, lock_expires_at=now + cycle_lock_ttl())
+    return token if claimed else None
+
+
+def cycle_lock_release(*, token: uuid.UUID) -> None:
+    AgentState.objects.filter(pk=AgentState.SINGLETON_ID, lock_token=token).update(
+        lock_token=None, lock_expires_at=None
+    )
+
+
+def agent_schedule(
+    *, next_run_at: datetime, last_cycle_at: datetime | None = None, failures: int | None = None
+) -> None:
+    fields = {"next_run_at": next_run_at, "updated_at": utc_now()}
+    if last_cycle_at is not None:
+        fields["last_cycle_at"] = last_cycle_at
+    if failures is not None:
+        fields["consecutive_failures"] = failures
+    AgentState.objects.filter(pk=AgentState.SINGLETON_ID).update(**fields)

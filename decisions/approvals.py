@@ -1,0 +1,243 @@
+"""The one approval state machine, shared by Telegram, the admin, the API and the CLI.
+
+pending -> approved -> executed | failed;  pending -> rejected;  pending -> expired;
+questions: pending -> answered | expired. Every transition is one transaction with the
+state checked under `select_for_update`, so two Masters tapping at once, or a tap racing
+the expiry, produce exactly one outcome.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from actions.registry import ActionContext, action_execute
+from budget.clock import utc_now
+from memory.models import MemoryKind
+from memory.services import memory_record
+
+from .errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
+from .models import Approval, ApprovalKind, ApprovalStatus, Cycle, NotificationKind, Surface
+from .outbox import notification_enqueue
+from .texts import approval_request_text, expired_text, question_text, significant_result_text
+
+logger = logging.getLogger(__name__)
+
+APPROVE, REJECT, ANSWER = "approve", "reject", "ans"
+
+
+def approval_is_expired(approval: Approval) -> bool:
+    """Past its deadline: never pending, even before the sweep has marked it."""
+    return approval.status == ApprovalStatus.PENDING and approval.expires_at <= utc_now()
+
+
+def _deadline():
+    return utc_now() + timedelta(seconds=settings.APPROVAL_TIMEOUT_SECONDS)
+
+
+def _buttons(rows: list[list[tuple[str, str]]]) -> dict:
+    return {"inline_keyboard": [[{"text": t, "callback_data": d} for t, d in row] for row in rows]}
+
+
+@transaction.atomic
+def approval_request_decision(*, decision: dict, cycle: Cycle | None) -> Approval:
+    """A decision awaiting the Master's consent, and the message that asks for it."""
+    approval = Approval.objects.create(
+        kind=ApprovalKind.DECISION,
+        action=decision["action"],
+        payload=decision,
+        cycle=cycle,
+        expires_at=_deadline(),
+    )
+    notification_enqueue(
+        kind=NotificationKind.APPROVAL_REQUEST,
+        text=approval_request_text(approval),
+        key=f"approval:{approval.pk}:request",
+        reply_markup=_buttons([[("Approve", f"{APPROVE}:{approval.pk}"), ("Reject", f"{REJECT}:{approval.pk}")]]),
+        approval=approval,
+    )
+    return approval
+
+
+@transaction.atomic
+def approval_ask(*, question: str, context: str = "", options: tuple[str, ...] = (), cycle: Cycle | None) -> Approval:
+    """A question for the Master; nothing waits for the answer."""
+    approval = Approval.objects.create(
+        kind=ApprovalKind.QUESTION,
+        action="ask_master",
+        question=question,
+        options=list(options),
+        payload={"question": question, "context": context, "options": list(options)},
+        cycle=cycle,
+        expires_at=_deadline(),
+    )
+    buttons = [[(option, f"{ANSWER}:{approval.pk}:{i}")] for i, option in enumerate(options)]
+    notification_enqueue(
+        kind=NotificationKind.APPROVAL_REQUEST,
+        text=question_text(approval),
+        key=f"approval:{approval.pk}:question",
+        reply_markup=_buttons(buttons) if buttons else None,
+        approval=approval,
+    )
+    return approval
+
+
+def _lock_pending(*, approval_id: int) -> Approval:
+    try:
+        approval = Approval.objects.select_for_update().get(pk=approval_id)
+    except Approval.DoesNotExist:
+        raise ApprovalNotFound(f"approval #{approval_id} does not exist") from None
+    if approval_is_expired(approval):
+        raise ApprovalNotPending(f"approval #{approval_id} has expired", extra={"status": "expired"})
+    if approval.status != ApprovalStatus.PENDING:
+        raise ApprovalNotPending(
+            f"approval #{approval_id} is already {approval.status}", extra={"status": approval.status}
+        )
+    return approval
+
+
+def _decide(approval: Approval, *, status: str, by: str, via: str, note: str = "", answer: str = "") -> None:
+    approval.status = status
+    approval.decided_by = by[:150]
+    approval.decided_via = via
+    approval.decided_at = utc_now()
+    approval.note = note
+    approval.answer = answer
+    approval.save(update_fields=["status", "decided_by", "decided_via", "decided_at", "note", "answer", "updated_at"])
+
+
+@transaction.atomic
+def approval_approve(*, approval_id: int, by: str, via: str = Surface.SYSTEM, note: str = "") -> Approval:
+    """Approve a pending decision; its execution is queued once the approval is committed."""
+    approval = _lock_pending(approval_id=approval_id)
+    if approval.kind != ApprovalKind.DECISION:
+        raise ApprovalWrongKind(f"approval #{approval_id} is a question: answer it instead")
+    _decide(approval, status=ApprovalStatus.APPROVED, by=by, via=via, note=note)
+    memory_record(
+        kind=MemoryKind.OUTCOME,
+        content=f"The Master approved {approval.action} (approval #{approval.pk})" + (f": {note}" if note else ""),
+        meta={"approval_id": approval.pk, "status": "approved"},
+        cycle_id=approval.cycle_id,
+    )
+    transaction.on_commit(lambda: _queue_execution(approval.pk))
+    return approval
+
+
+def _queue_execution(approval_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("decisions.tasks.approval_execute_task", approval_id, task_name=f"approval-{approval_id}-execute")
+
+
+@transaction.atomic
+def approval_reject(*, approval_id: int, by: str, via: str = Surface.SYSTEM, note: str = "") -> Approval:
+    approval = _lock_pending(approval_id=approval_id)
+    _decide(approval, status=ApprovalStatus.REJECTED, by=by, via=via, note=note)
+    what = approval.action if approval.kind == ApprovalKind.DECISION else f"question '{approval.question[:200]}'"
+    memory_record(
+        kind=MemoryKind.OUTCOME,
+        content=f"The Master rejected {what} (approval #{approval.pk})" + (f": {note}" if note else ": no reason given"),
+        meta={"approval_id": approval.pk, "status": "rejected"},
+        cycle_id=approval.cycle_id,
+    )
+    return approval
+
+
+@transaction.atomic
+def approval_answer(*, approval_id: int, answer: str, by: str, via: str = Surface.SYSTEM) -> Approval:
+    answer = (answer or "").strip()
+    if not answer:
+        raise ApprovalWrongKind("an answer needs some text")
+    approval = _lock_pending(approval_id=approval_id)
+    if approval.kind != ApprovalKind.QUESTION:
+        raise ApprovalWrongKind(f"approval #{approval_id} is a decision: approve or reject it")
+    _decide(approval, status=ApprovalStatus.ANSWERED, by=by, via=via, answer=answer[:4000])
+    memory_record(
+        kind=MemoryKind.GUIDANCE,
+        content=f"Q: {approval.question[:500]}\nMaster's answer: {answer[:2000]}",
+        meta={"approval_id": approval.pk},
+        cycle_id=approval.cycle_id,
+    )
+    return approval
+
+
+def approval_answer_option(*, approval_id: int, option_index: int, by: str, via: str) -> Approval:
+    """A tap on one of a question's option buttons."""
+    approval = Approval.objects.filter(pk=approval_id).first()
+    if approval is None:
+        raise ApprovalNotFound(f"approval #{approval_id} does not exist")
+    if not 0 <= option_index < len(approval.options):
+        raise ApprovalWrongKind(f"approval #{approval_id} has no option {option_index}")
+    return approval_answer(approval_id=approval_id, answer=approval.options[option_index], by=by, via=via)
+
+
+def approval_execute(*, approval_id: int) -> Approval | None:
+    """Run an approved decision exactly once (a conditional claim guards against doubles)."""
+    claimed = Approval.objects.filter(
+        pk=approval_id, status=ApprovalStatus.APPROVED, result__isnull=True
+    ).update(result={"status": "running"}, updated_at=utc_now())
+    if not claimed:
+        logger.info("Approval #%s not executed: not approved or already claimed", approval_id)
+        return None
+    approval = Approval.objects.get(pk=approval_id)
+    decision = approval.payload
+    result = action_execute(
+        action=approval.action,
+        details=decision.get("details", {}),
+        context=ActionContext(cycle_id=approval.cycle_id, approval_id=approval.pk),
+    )
+    from .effects import effects_apply  # local: effects imports this module
+
+    with transaction.atomic():
+        effects_apply(effects=result.effects, cycle_id=approval.cycle_id, approval_id=approval.pk, key=f"approval:{approval.pk}")
+        ok = result.status == "ok"
+        approval.status = ApprovalStatus.EXECUTED if ok else ApprovalStatus.FAILED
+        approval.result = result.as_dict()
+        approval.save(update_fields=["status", "result", "updated_at"])
+        memory_record(
+            kind=MemoryKind.OUTCOME,
+            content=f"Approved {approval.action} (approval #{approval.pk}) {'done' if ok else 'failed'}: "
+            f"{result.data.get('summary') or result.data.get('error') or result.status}",
+            meta={"approval_id": approval.pk, "status": approval.status},
+            cycle_id=approval.cycle_id,
+        )
+        if ok and float(decision.get("significance", 0)) >= 0.8:
+            notification_enqueue(
+                kind=NotificationKind.SIGNIFICANT_RESULT,
+                text=significant_result_text(action=approval.action, decision=decision, result=approval.result),
+                key=f"approval:{approval.pk}:result",
+            )
+    return approval
+
+
+def approval_expire_due() -> int:
+    """Sweep: mark overdue pending approvals expired, tell the Master, remember it."""
+    expired = 0
+    due = Approval.objects.filter(status=ApprovalStatus.PENDING, expires_at__lte=utc_now()).values_list("pk", flat=True)
+    for approval_id in list(due[:500]):
+        with transaction.atomic():
+            approval = Approval.objects.select_for_update().filter(
+                pk=approval_id, status=ApprovalStatus.PENDING
+            ).first()
+            if approval is None:
+                continue  # decided meanwhile
+            approval.status = ApprovalStatus.EXPIRED
+            approval.decided_at = utc_now()
+            approval.decided_via = Surface.SYSTEM
+            approval.save(update_fields=["status", "decided_at", "decided_via", "updated_at"])
+            what = approval.action if approval.kind == ApprovalKind.DECISION else f"question '{approval.question[:200]}'"
+            memory_record(
+                kind=MemoryKind.OUTCOME,
+                content=f"No answer from the Master: {what} (approval #{approval.pk}) expired unanswered",
+                meta={"approval_id": approval.pk, "status": "expired"},
+                cycle_id=approval.cycle_id,
+            )
+            notification_enqueue(
+                kind=NotificationKind.APPROVAL_EXPIRED,
+                text=expired_text(approval),
+                key=f"approval:{approval.pk}:expired",
+                approval=approval,
+            )
+            expired += 1
+    return expired

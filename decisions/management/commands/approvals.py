@@ -1,0 +1,60 @@
+"""The operator's command line for the approval state machine (the same services as
+Telegram, the admin and the API). Exit 1 when an approval is unknown or not pending."""
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand
+
+from budget.errors import ApplicationError
+from decisions.approvals import approval_answer, approval_approve, approval_reject
+from decisions.models import Approval, Surface
+from decisions.selectors import approval_list
+from decisions.serialize import approval_as_dict
+
+STATUSES = ["pending", "approved", "rejected", "answered", "expired", "executed", "failed"]
+
+
+class Command(BaseCommand):
+    help = "List and decide approvals: list | approve ID | reject ID | answer ID TEXT"
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="verb", required=True)
+        listing = sub.add_parser("list")
+        listing.add_argument("--status", choices=STATUSES)
+        listing.add_argument("--json", action="store_true")
+        for verb in ("approve", "reject"):
+            p = sub.add_parser(verb)
+            p.add_argument("id", type=int)
+            p.add_argument("--note", default="")
+            p.add_argument("--json", action="store_true")
+        answer = sub.add_parser("answer")
+        answer.add_argument("id", type=int)
+        answer.add_argument("text")
+        answer.add_argument("--json", action="store_true")
+
+    def handle(self, *args, verb, **options):
+        if verb == "list":
+            approvals = list(approval_list(status=options.get("status"), limit=200))
+            for a in approvals:
+                self.stdout.write(f"#{a.pk} {a.kind} {a.action or ''} [{approval_as_dict(a)['status']}] {a.question[:60]}")
+            if options["json"]:
+                self.stdout.write(json.dumps([approval_as_dict(a) for a in approvals]))
+            return
+        try:
+            approval = self._decide(verb, options)
+        except ApplicationError as exc:
+            self.stderr.write(f"Error: {exc.message}")
+            sys.exit(1)
+        approval = Approval.objects.get(pk=approval.pk)
+        self.stdout.write(f"Approval #{approval.pk} is now {approval.status}")
+        if options["json"]:
+            self.stdout.write(json.dumps(approval_as_dict(approval)))
+
+    def _decide(self, verb: str, options: dict) -> Approval:
+        by = "cli"
+        if verb == "approve":
+            return approval_approve(approval_id=options["id"], by=by, via=Surface.CLI, note=options["note"])
+        if verb == "reject":
+            return approval_reject(approval_id=options["id"], by=by, via=Surface.CLI, note=options["note"])
+        return approval_answer(approval_id=options["id"], answer=options["text"], by=by, via=Surface.CLI)

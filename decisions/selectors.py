@@ -1,0 +1,92 @@
+"""Decision-side reads: the working memory a prompt is built from, the agent's status,
+approvals. Each query is bounded, so cost and prompt size stay flat as history grows."""
+
+from datetime import datetime, timezone
+
+from django.db.models import Q
+
+from actions.selectors import task_list_open
+from budget.clock import utc_now, utc_today
+from budget.selectors import budget_stats
+from memory.models import MemoryKind
+from memory.selectors import memory_current_focus, memory_last_aroma, memory_recent, memory_recent_actions
+
+from .agent import agent_state_get
+from .models import Approval, ApprovalStatus, Cycle, CycleStatus
+from .prompts import PromptContext
+
+PROMPT_ACTIONS = 10
+PROMPT_TASKS = 15
+PROMPT_APPROVALS = 10
+PROMPT_ANSWERS = 10
+
+
+def approval_list(*, status: str | None = None, limit: int | None = None):
+    """Approvals, pending first; `status="pending"` excludes ones already past their deadline."""
+    qs = Approval.objects.select_related("cycle").all()
+    if status == ApprovalStatus.PENDING:
+        qs = qs.filter(status=ApprovalStatus.PENDING, expires_at__gt=utc_now())
+    elif status == "expired":
+        qs = qs.filter(Q(status="expired") | Q(status=ApprovalStatus.PENDING, expires_at__lte=utc_now()))
+    elif status:
+        qs = qs.filter(status=status)
+    qs = qs.order_by("-created_at", "-id")
+    return list(qs[:limit]) if limit else qs
+
+
+def approval_effective_status(approval: Approval) -> str:
+    if approval.status == ApprovalStatus.PENDING and approval.expires_at <= utc_now():
+        return "expired"
+    return approval.status
+
+
+def _last_cycle_start() -> datetime | None:
+    last = Cycle.objects.exclude(status=CycleStatus.SKIPPED).order_by("-started_at").first()
+    return last.started_at if last else None
+
+
+def prompt_context_gather(*, now: datetime | None = None) -> PromptContext:
+    now = now or utc_now()
+    stats = budget_stats()["proactive"]
+    approvals = approval_list(status=ApprovalStatus.PENDING, limit=PROMPT_APPROVALS)
+    since = _last_cycle_start()
+    answers = memory_recent(kinds=[MemoryKind.GUIDANCE, MemoryKind.OUTCOME], limit=PROMPT_ANSWERS, since=since)
+    return PromptContext(
+        recent_actions=[e.content for e in memory_recent_actions(limit=PROMPT_ACTIONS)],
+        active_tasks=[
+            {"id": t.pk, "title": t.title, "priority": t.priority, "status": t.status, "description": t.description}
+            for t in task_list_open(limit=PROMPT_TASKS)
+        ],
+        focus=memory_current_focus(),
+        open_approvals=[
+            {"id": a.pk, "kind": a.kind, "action": a.action, "question": a.question, "status": a.status,
+             "expires_at": a.expires_at.isoformat()}
+            for a in approvals
+        ],
+        answers=[e.content for e in answers],
+        aroma=memory_last_aroma(),
+        budget={k: stats[k] for k in ("used", "limit", "usage_ratio", "remaining", "level")},
+        now=now,
+    )
+
+
+def cycles_today_count() -> int:
+    today = utc_today()
+    midnight = datetime.combine(today, datetime.min.time(), tzinfo=timezone.utc)
+    return Cycle.objects.filter(started_at__gte=midnight).exclude(status=CycleStatus.SKIPPED).count()
+
+
+def agent_status() -> dict:
+    state = agent_state_get()
+    last = Cycle.objects.order_by("-started_at", "-id").first()
+    return {
+        "paused": state.paused,
+        "next_cycle_at": state.next_run_at.isoformat() if state.next_run_at else None,
+        "last_cycle_at": state.last_cycle_at.isoformat() if state.last_cycle_at else None,
+        "consecutive_failures": state.consecutive_failures,
+        "last_cycle": None if last is None else {
+            "id": last.pk, "status": last.status, "reason": last.reason, "action": last.action,
+            "result_status": (last.result or {}).get("status"),
+        },
+        "pending_approvals": approval_list(status=ApprovalStatus.PENDING).count(),
+    }

@@ -1,0 +1,32 @@
+"""Memory reads, each bounded in count so its cost and size stay flat as memory grows."""
+
+from datetime import datetime
+
+from .models import MemoryEntry, MemoryKind
+
+
+def memory_recent(*, kinds: list[str] | None = None, limit: int = 10, since: datetime | None = None) -> list[MemoryEntry]:
+    qs = MemoryEntry.objects.all()
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    if since is not None:
+        qs = qs.filter(created_at__gt=since)
+    return list(qs.order_by("-created_at", "-id")[:limit])
+
+
+def memory_recent_actions(*, limit: int = 10) -> list[MemoryEntry]:
+    return memory_recent(kinds=[MemoryKind.CYCLE_SUMMARY], limit=limit)
+
+
+def memory_latest(*, kind: str) -> MemoryEntry | None:
+    return MemoryEntry.objects.filter(kind=kind).order_by("-created_at", "-id").first()
+
+
+def memory_last_aroma() -> str:
+    entry = memory_latest(kind=MemoryKind.AROMA)
+    return entry.content if entry else ""
+
+
+def memory_current_focus() -> str:
+    entry = memory_latest(kind=MemoryKind.FOCUS)
+    return entry.content if entry else ""

@@ -1,0 +1,50 @@
+"""Memory writes. Entries are capped in size so no single one can flood a prompt."""
+
+from .models import MemoryEntry, MemoryKind
+
+MAX_CONTENT_CHARS = 20_000
+
+
+def memory_record(*, kind: str, content: str, meta: dict | None = None, cycle_id: int | None = None) -> MemoryEntry:
+    if kind not in MemoryKind.values:
+        raise ValueError(f"unknown memory kind: {kind!r}")
+    return MemoryEntry.objects.create(
+        kind=kind, content=(content or "")[:MAX_CONTENT_CHARS], meta=meta or {}, cycle_id=cycle_id
+    )
+
+
+def memory_summarize_cycle(
+    *, cycle_id: int, action: str, status: str, reasoning: str, result: dict | None = None
+) -> MemoryEntry:
+    """One line the next prompts show under "recent actions"."""
+    outcome = (result or {}).get("status", status)
+    summary = (result or {}).get("summary") or ""
+    text = f"{action} -> {outcome}"
+    if summary:
+        text += f": {summary}"
+    if reasoning:
+        text += f" (why: {reasoning[:300]})"
+    return memory_record(
+        kind=MemoryKind.CYCLE_SUMMARY,
+        content=text,
+        meta={"action": action, "status": status, "outcome": outcome},
+        cycle_id=cycle_id,
+    )
+
+
+def memory_update_working(*, content: str, cycle_id: int | None = None) -> MemoryEntry:
+    return memory_record(kind=MemoryKind.WORKING, content=content, cycle_id=cycle_id)
+
+
+def memory_store_aroma(*, content: str, cycle_id: int | None = None) -> MemoryEntry:
+    """The short scent of this cycle that the next prompt starts from."""
+    return memory_record(kind=MemoryKind.AROMA, content=content, cycle_id=cycle_id)
+
+
+def memory_set_focus(*, content: str) -> MemoryEntry:
+    """The Master's (or the agent's) current focus; the newest one counts."""
+    return memory_record(kind=MemoryKind.FOCUS, content=content)
+
+
+def memory_add_guidance(*, content: str, meta: dict | None = None) -> MemoryEntry:
+    return memory_record(kind=MemoryKind.GUIDANCE, content=content, meta=meta)

@@ -1,0 +1,150 @@
+"""The Telegram bot, for sync code (Django-Q2 tasks, management commands).
+
+python-telegram-bot is async; its `Bot` holds an httpx client whose connections belong
+to the event loop they were opened on. Reusing one across `asyncio.run` calls fails with
+"Event loop is closed". So nothing here keeps a Bot around: `BotSession` opens an event
+loop of its own (`asyncio.Runner`), creates the Bot on it, runs any number of calls on
+it and shuts both down together. Between calls no loop is running, so the code using a
+session may touch the ORM freely (which it must not do inside a running loop).
+
+Only the configuration is cached (`bot_settings`), built on first use, never at import,
+and cleared when a TELEGRAM_* setting changes (see `telegrambot.apps`).
+
+    with BotSession() as session:
+        message = session.call(lambda bot: bot.send_message(chat_id=1, text="hi"))
+
+    me = run_with_bot(lambda bot: bot.get_me())
+"""
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from django.conf import settings
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_SECONDS = 10.0
+CONNECTION_POOL_SIZE = 8
+
+
+class TelegramNotConfigured(RuntimeError):
+    """No TELEGRAM_BOT_TOKEN is set."""
+
+    def __init__(self) -> None:
+        super().__init__("Telegram is not configured: TELEGRAM_BOT_TOKEN is empty")
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    token: str
+    base_url: str
+    timeout: float
+
+    def __repr__(self) -> str:  # never print the token
+        return f"BotSettings(base_url={self.base_url!r}, timeout={self.timeout!r}, token=[redacted])"
+
+
+def telegram_configured() -> bool:
+    return bool(settings.TELEGRAM_BOT_TOKEN)
+
+
+@functools.cache
+def bot_settings() -> BotSettings:
+    """The bot's configuration, read from settings on first use."""
+    if not settings.TELEGRAM_BOT_TOKEN:
+        raise TelegramNotConfigured()
+    return BotSettings(
+        token=settings.TELEGRAM_BOT_TOKEN,
+        # The token is appended by python-telegram-bot (or put at "{token}" if present).
+        base_url=settings.TELEGRAM_API_BASE_URL,
+        timeout=float(getattr(settings, "TELEGRAM_REQUEST_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS)),
+    )
+
+
+class BotSession:
+    """One Bot on one private event loop, usable from sync code; a context manager.
+
+    `initialize=True` also calls getMe (as `async with bot:` does) so `bot.username`
+    and friends work; delivery doesn't need it and saves the round trip.
+    """
+
+    def __init__(self, *, initialize: bool = False) -> None:
+        self._initialize = initialize
+        self._runner: asyncio.Runner | None = None
+        self._requests: tuple[HTTPXRequest, ...] = ()
+        self.bot: Bot | None = None
+
+    def __enter__(self) -> "BotSession":
+        config = bot_settings()  # fails fast, before a loop exists
+        self._runner = asyncio.Runner()
+        try:
+            self.bot = self._runner.run(self._open(config))
+        except BaseException:
+            self.__exit__(None, None, None)  # closes whatever was opened, then the loop
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            if self._runner is not None:
+                self._runner.run(self._close())
+        finally:
+            if self._runner is not None:
+                self._runner.close()
+            self._runner, self.bot, self._requests = None, None, ()
+
+    def call(self, fn: Callable[[Bot], Awaitable[T]]) -> T:
+        """Run `fn(bot)` to completion on the session's loop and return its result."""
+        if self._runner is None or self.bot is None:
+            raise RuntimeError("BotSession is not open; use it as a context manager")
+        bot = self.bot
+
+        async def _call() -> T:
+            return await fn(bot)
+
+        return self._runner.run(_call())
+
+    async def _open(self, config: BotSettings) -> Bot:
+        # Built inside the loop, so the HTTP clients belong to it.
+        request = HTTPXRequest(
+            connection_pool_size=CONNECTION_POOL_SIZE,
+            read_timeout=config.timeout,
+            write_timeout=config.timeout,
+            connect_timeout=config.timeout,
+            pool_timeout=config.timeout,
+        )
+        updates_request = HTTPXRequest(
+            connection_pool_size=1,
+            read_timeout=config.timeout,
+            write_timeout=config.timeout,
+            connect_timeout=config.timeout,
+            pool_timeout=config.timeout,
+        )
+        self._requests = (request, updates_request)
+        bot = Bot(
+            config.token, base_url=config.base_url, request=request, get_updates_request=updates_request
+        )
+        if self._initialize:
+            await bot.initialize()  # calls getMe
+        else:
+            await asyncio.gather(request.initialize(), updates_request.initialize())
+        return bot
+
+    async def _close(self) -> None:
+        if self.bot is not None:
+            await self.bot.shutdown()  # a no-op unless bot.initialize() ran
+        await asyncio.gather(*(request.shutdown() for request in self._requests))
+
+
+def run_with_bot(fn: Callable[[Bot], Awaitable[T]], *, initialize: bool = True) -> T:
+    """Run `fn(bot)` on a fresh, initialized Bot in a fresh event loop; both are closed after.
+
+    For one-off calls from sync code (commands); for many calls use one `BotSession`.
+    """
+    with BotSession(initialize=initialize) as session:
+        return session.call(fn)

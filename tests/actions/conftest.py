@@ -1,0 +1,15 @@
+import pytest
+
+from actions.registry import ActionContext, action_execute
+
+
+@pytest.fixture
+def run():
+    """Run an action through the registry, as the decision engine does."""
+
+    def _run(action: str, details: dict, *, cycle_id: int | None = 7, approval_id: int | None = None):
+        return action_execute(
+            action=action, details=details, context=ActionContext(cycle_id=cycle_id, approval_id=approval_id)
+        )
+
+    return _run

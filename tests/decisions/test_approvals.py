@@ -1,0 +1,121 @@
+"""The approval state machine: approve -> executed, reject, answer, expiry, double decisions."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+
+from budget.clock import utc_now
+from decisions.approvals import (
+    approval_answer,
+    approval_answer_option,
+    approval_approve,
+    approval_ask,
+    approval_execute,
+    approval_expire_due,
+    approval_reject,
+    approval_request_decision,
+)
+from decisions.errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
+from decisions.models import Approval, ApprovalStatus, Notification
+from decisions.selectors import approval_effective_status, approval_list
+from memory.models import MemoryEntry, MemoryKind
+from tests.factories import decision
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def master(settings):
+    settings.MASTER_CHAT_IDS = [1001]
+
+
+def pending_decision(action="meditate", **kwargs) -> Approval:
+    return approval_request_decision(decision=decision(action, **kwargs), cycle=None)
+
+
+def test_approving_executes_the_decision_once(master, django_capture_on_commit_callbacks):
+    approval = pending_decision("meditate", certainty=0.5)
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_approve(approval_id=approval.pk, by="master", via="api")
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.EXECUTED
+    assert (approval.decided_by, approval.decided_via) == ("master", "api")
+    assert approval.result["status"] == "ok"
+    assert MemoryEntry.objects.filter(kind=MemoryKind.REFLECTION).count() == 1
+    assert approval_execute(approval_id=approval.pk) is None  # a second run does nothing
+    assert MemoryEntry.objects.filter(kind=MemoryKind.REFLECTION).count() == 1
+
+
+def test_approved_outreach_is_sent_to_its_chat(master, django_capture_on_commit_callbacks):
+    approval = pending_decision("proactive_outreach", certainty=0.99)
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_approve(approval_id=approval.pk, by="master", via="telegram")
+    outreach = Notification.objects.get(chat_id=5555)
+    assert outreach.text == "Hello from the agent" and outreach.status == "pending"
+
+
+def test_rejecting_records_the_note_so_the_agent_learns(master):
+    approval = pending_decision("develop_skill")
+    approval_reject(approval_id=approval.pk, by="master", via="admin", note="not now, rest")
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.REJECTED and approval.note == "not now, rest"
+    outcome = MemoryEntry.objects.get(kind=MemoryKind.OUTCOME)
+    assert "rejected develop_skill" in outcome.content and "not now, rest" in outcome.content
+
+
+def test_a_decided_approval_cannot_be_decided_again(master):
+    approval = pending_decision()
+    approval_reject(approval_id=approval.pk, by="a", via="api")
+    with pytest.raises(ApprovalNotPending, match="already rejected"):
+        approval_approve(approval_id=approval.pk, by="b", via="telegram")
+    with pytest.raises(ApprovalNotPending):
+        approval_reject(approval_id=approval.pk, by="b", via="telegram")
+
+
+def test_unknown_approvals_are_not_found():
+    with pytest.raises(ApprovalNotFound):
+        approval_approve(approval_id=999, by="x", via="api")
+
+
+def test_questions_are_answered_and_become_guidance(master):
+    question = approval_ask(question="Which first?", options=("Tea", "Code"), cycle=None)
+    message = Notification.objects.get(kind="approval_request")
+    assert [b["text"] for row in message.reply_markup["inline_keyboard"] for b in row] == ["Tea", "Code"]
+    approval_answer_option(approval_id=question.pk, option_index=1, by="master", via="telegram")
+    question.refresh_from_db()
+    assert (question.status, question.answer) == (ApprovalStatus.ANSWERED, "Code")
+    guidance = MemoryEntry.objects.get(kind=MemoryKind.GUIDANCE)
+    assert "Which first?" in guidance.content and "Code" in guidance.content
+
+
+def test_decisions_and_questions_are_not_interchangeable(master):
+    question = approval_ask(question="Why?", cycle=None)
+    with pytest.raises(ApprovalWrongKind):
+        approval_approve(approval_id=question.pk, by="m", via="api")
+    with pytest.raises(ApprovalWrongKind):
+        approval_answer(approval_id=pending_decision().pk, answer="yes", by="m", via="api")
+    with pytest.raises(ApprovalWrongKind):
+        approval_answer(approval_id=question.pk, answer="   ", by="m", via="api")
+
+
+def test_an_overdue_approval_is_expired_before_and_after_the_sweep(master, settings):
+    settings.APPROVAL_TIMEOUT_SECONDS = 60
+    approval = pending_decision()
+    with time_machine.travel(utc_now() + timedelta(minutes=2), tick=False):
+        approval.refresh_from_db()
+        assert approval_effective_status(approval) == "expired"  # before the sweep
+        assert approval not in list(approval_list(status="pending"))
+        with pytest.raises(ApprovalNotPending, match="expired"):
+            approval_approve(approval_id=approval.pk, by="m", via="telegram")
+        assert approval_expire_due() == 1
+        assert approval_expire_due() == 0
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.EXPIRED
+    assert Notification.objects.filter(kind="approval_expired", chat_id=1001).count() == 1
+    assert "expired unanswered" in MemoryEntry.objects.get(kind=MemoryKind.OUTCOME).content
+
+
+def test_a_pending_approval_is_listed_as_pending(master):
+    approval = pending_decision()
+    assert list(approval_list(status="pending")) == [approval]
