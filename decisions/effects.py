@@ -5,7 +5,6 @@ from actions.registry import Effects
 
 from .models import Cycle, NotificationKind
 from .outbox import notification_enqueue
-from .texts import master_message_text
 
 
 def effects_apply(*, effects: Effects, cycle_id: int | None, approval_id: int | None, key: str) -> list[int]:
@@ -15,7 +14,7 @@ def effects_apply(*, effects: Effects, cycle_id: int | None, approval_id: int | 
     for i, message in enumerate(effects.messages):
         notification_enqueue(
             kind=NotificationKind.MESSAGE,
-            text=master_message_text(text=message.text, priority=message.priority),
+            text=message.text,  # the handler already marked a high priority
             key=f"{key}:message:{i}",
         )
     questions = []

@@ -7,7 +7,7 @@ must end as a failed cycle with a readable error, not as a crashed worker.
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -27,7 +27,8 @@ _ERROR_PART_MAX = 200
 # An opening fence (``` or ```json, any info string) up to the closing one.
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
 
-Score = Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)  # strict: rejects True and "0.9"
+# Strict: a bool or a quoted number is a sloppy reply, not a score.
+Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)]
 
 
 class ProactiveDecision(BaseModel):
@@ -35,8 +36,8 @@ class ProactiveDecision(BaseModel):
 
     action: Literal[ACTIONS]  # type: ignore[valid-type]  # the six actions, one source of truth
     reasoning: str = Field(min_length=1, max_length=REASONING_MAX_CHARS, strict=True)
-    certainty: float = Score
-    significance: float = Score
+    certainty: Score
+    significance: Score
     type: Literal["internal", "external"]
     details: dict[str, Any] = Field(default_factory=dict)
 

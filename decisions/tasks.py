@@ -1,7 +1,7 @@
 """Django-Q2 tasks: thin wrappers over the services (Django-Q2 owns their retries)."""
 
 from .approvals import approval_execute, approval_expire_due
-from .services import proactive_tick
+from .services import cycle_run, proactive_tick
 
 
 def proactive_tick_task() -> str:
@@ -15,3 +15,9 @@ def approval_expire_task() -> int:
 def approval_execute_task(approval_id: int) -> str:
     approval = approval_execute(approval_id=approval_id)
     return f"approval {approval_id}: {approval.status if approval else 'not executed'}"
+
+
+def run_cycle_now_task() -> str:
+    """A cycle requested by the Master (API/admin): ignores the schedule, not pause/lock/budget."""
+    run = cycle_run(trigger="api")
+    return f"cycle {run.cycle.pk} {run.cycle.status}"

@@ -43,10 +43,6 @@ def significant_result_text(*, action: str, decision: dict, result: dict) -> str
     )
 
 
-def master_message_text(*, text: str, priority: str) -> str:
-    return f"‼️ HIGH PRIORITY\n{text}" if priority == "high" else text
-
-
 def budget_exhausted_text(*, stats: dict, resume_at) -> str:
     p = stats["proactive"]
     return (

@@ -22,7 +22,8 @@ SEPARATORS = ("\n\n", "\n", " ")
 
 
 def split_message_with_separators(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[tuple[str, str]]:
-    """`text` as (part, separator dropped after it) pairs; the last separator is "".
+    """`text` as (part, separator dropped after it) pairs; the separator is "" after a
+    hard cut and after the final part (unless the text ended exactly at a cut).
 
     An empty text gives an empty list.
     """

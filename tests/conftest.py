@@ -57,3 +57,35 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+# --- Telegram ------------------------------------------------------------------
+TEST_BOT_TOKEN = "123456:TEST-token-not-real"
+TEST_MASTER_CHAT_ID = 1001
+
+
+@pytest.fixture(scope="session")
+def _telegram_server():
+    from tests.fakes.telegram_api import FakeTelegram
+
+    server = FakeTelegram().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_telegram(_telegram_server):
+    """The fake Bot API, emptied (scripts, updates, recorded calls) for each test."""
+    _telegram_server.reset()
+    yield _telegram_server
+    _telegram_server.reset()
+
+
+@pytest.fixture
+def telegram(settings, fake_telegram):
+    """Telegram configured with a test token, one Master (1001), pointed at the fake; returns it."""
+    settings.TELEGRAM_BOT_TOKEN = TEST_BOT_TOKEN
+    settings.TELEGRAM_API_BASE_URL = f"{fake_telegram.url}/bot"
+    settings.TELEGRAM_REQUEST_TIMEOUT_SECONDS = 2
+    settings.MASTER_CHAT_IDS = [TEST_MASTER_CHAT_ID]
+    return fake_telegram
