@@ -13,3 +13,19 @@ class ApprovalNotPending(ApplicationError):
 
 class ApprovalWrongKind(ApplicationError):
     kind = "invalid"
+
+
+class NotificationNotFound(ApplicationError):
+    kind = "not_found"
+
+    def __init__(self, *, notification_id: int) -> None:
+        super().__init__(
+            f"Notification #{notification_id} does not exist", extra={"notification_id": notification_id}
+        )
+
+
+class NotificationNotRetryable(ApplicationError):
+    kind = "conflict"
+
+    def __init__(self, message: str, *, notification_id: int, status: str) -> None:
+        super().__init__(message, extra={"notification_id": notification_id, "status": status})

@@ -1,10 +1,17 @@
 """Outbox writes: every message for the Master is a row first, written in the same
 transaction as the change that caused it, and delivered later (telegrambot.delivery)."""
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
 
+from budget.clock import utc_now
+
+from .errors import NotificationNotFound, NotificationNotRetryable
 from .models import Approval, Notification, NotificationKind, NotificationStatus
+
+logger = logging.getLogger(__name__)
 
 NO_MASTER = "not sent: no Master chat is configured (MASTER_CHAT_IDS is empty)"
 
@@ -58,6 +65,30 @@ def _schedule_delivery() -> None:
     try:
         async_task("telegrambot.tasks.outbox_deliver_task", task_name="outbox-deliver", group="outbox")
     except Exception:  # the broker being down must not undo the change that queued the message
-        import logging
+        logger.warning("Could not queue outbox delivery; the periodic sweep will retry")
 
-        logging.getLogger(__name__).warning("Could not queue outbox delivery; the periodic sweep will retry")
+
+@transaction.atomic
+def notification_retry(*, notification_id: int) -> Notification:
+    """Put a failed (or waiting) notification back in the queue, due now, with a fresh
+    set of attempts; delivery is queued when the transaction commits."""
+    row = Notification.objects.select_for_update().filter(pk=notification_id).first()
+    if row is None:
+        raise NotificationNotFound(notification_id=notification_id)
+    if row.status == NotificationStatus.SENT:
+        raise NotificationNotRetryable(
+            f"Notification #{row.pk} was already sent", notification_id=row.pk, status=row.status
+        )
+    if row.chat_id is None:
+        raise NotificationNotRetryable(
+            f"Notification #{row.pk} has no chat to send to (no Master was configured when it was written)",
+            notification_id=row.pk,
+            status=row.status,
+        )
+    row.status = NotificationStatus.PENDING
+    row.attempts = 0
+    row.next_attempt_at = utc_now()
+    row.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
+    logger.info("Notification #%s queued again for chat %s", row.pk, row.chat_id)
+    transaction.on_commit(_schedule_delivery)
+    return row

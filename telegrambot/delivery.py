@@ -27,7 +27,7 @@ Failures:
 `last_error` is written here, short, and scrubbed of the bot token and other secrets.
 
 With no bot token configured nothing is attempted and the rows stay pending, visible in
-the admin. `notification_retry` puts a failed row back in the queue ("retry now").
+the admin. `decisions.outbox.notification_retry` puts a failed row back ("retry now").
 """
 
 import logging
@@ -52,7 +52,6 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from agentsite.logging import redact
-from budget.errors import ApplicationError
 from decisions.models import Notification, NotificationStatus
 
 from .bot import BotSession, telegram_configured
@@ -70,22 +69,6 @@ BUTTON_FIELDS = frozenset({"text", "callback_data", "url"})
 NOT_CONFIGURED = "Telegram is not configured (TELEGRAM_BOT_TOKEN is empty)"
 
 SENT, RETRYING, FAILED, SKIPPED = "sent", "retrying", "failed", "skipped"
-
-
-class NotificationNotFound(ApplicationError):
-    kind = "not_found"
-
-    def __init__(self, *, notification_id: int) -> None:
-        super().__init__(
-            f"Notification #{notification_id} does not exist", extra={"notification_id": notification_id}
-        )
-
-
-class NotificationNotRetryable(ApplicationError):
-    kind = "conflict"
-
-    def __init__(self, message: str, *, notification_id: int, status: str) -> None:
-        super().__init__(message, extra={"notification_id": notification_id, "status": status})
 
 
 @dataclass(frozen=True)
@@ -129,32 +112,6 @@ def outbox_deliver(*, limit: int = 50) -> dict:
         "Outbox round: %(sent)s sent, %(retrying)s retrying, %(failed)s failed, %(skipped)s skipped", report
     )
     return report
-
-
-@transaction.atomic
-def notification_retry(*, notification_id: int) -> Notification:
-    """Put a failed (or waiting) notification back in the queue, due now, with a fresh
-    set of attempts; delivery is queued when the transaction commits."""
-    row = Notification.objects.select_for_update().filter(pk=notification_id).first()
-    if row is None:
-        raise NotificationNotFound(notification_id=notification_id)
-    if row.status == NotificationStatus.SENT:
-        raise NotificationNotRetryable(
-            f"Notification #{row.pk} was already sent", notification_id=row.pk, status=row.status
-        )
-    if row.chat_id is None:
-        raise NotificationNotRetryable(
-            f"Notification #{row.pk} has no chat to send to (no Master was configured when it was written)",
-            notification_id=row.pk,
-            status=row.status,
-        )
-    row.status = NotificationStatus.PENDING
-    row.attempts = 0
-    row.next_attempt_at = timezone.now()
-    row.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
-    logger.info("Notification #%s queued again for chat %s", row.pk, row.chat_id)
-    transaction.on_commit(_schedule_delivery)
-    return row
 
 
 def build_reply_markup(data: dict | None) -> InlineKeyboardMarkup | None:

@@ -160,6 +160,7 @@ TELEGRAM_WEBHOOK_URL = env.str("TELEGRAM_WEBHOOK_URL", default="")
 TELEGRAM_API_BASE_URL = env.str(
     "TELEGRAM_API_BASE_URL", default="https://api.telegram.org/bot"
 )
+TELEGRAM_REQUEST_TIMEOUT_SECONDS = env.float("TELEGRAM_REQUEST_TIMEOUT_SECONDS", default=10.0)
 MASTER_CHAT_IDS = env_int_list("MASTER_CHAT_IDS")  # empty by default: no built-in person
 MESSAGE_HISTORY_LIMIT = env.int("MESSAGE_HISTORY_LIMIT", default=30)
 APPROVAL_TIMEOUT_SECONDS = env.int("APPROVAL_TIMEOUT_SECONDS", default=3600)
@@ -213,5 +214,7 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        "telegram": {"level": "INFO"},
     },
 }
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "agentsite.api.exceptions.api_exception_handler"

@@ -80,6 +80,7 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall per reply
 
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length") or 0)

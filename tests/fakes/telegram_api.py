@@ -17,6 +17,7 @@ import json
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -129,7 +130,7 @@ def callback_query_update(data: str, *, chat_id: int = MASTER_ID, user_id: int |
     sender = user(chat_id if user_id is None else user_id)
     bot_user = {"id": BOT_ID, "is_bot": True, "first_name": "Agent", "username": BOT_USERNAME}
     query = {
-        "id": query_id or f"cbq-{message_id}-{abs(hash(data)) % 10**8}",
+        "id": query_id or f"cbq-{chat_id}-{message_id}-{zlib.crc32(data.encode())}",
         "from": sender,
         "chat_instance": f"ci-{chat_id}",
         "data": data,

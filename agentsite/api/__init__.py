@@ -1,0 +1,1 @@
+"""The REST API under /api/: staff-only oversight of the agent (thin views over services)."""

@@ -1,0 +1,320 @@
+"""Input and output serializers of the API, with explicit fields (HackSoft style).
+
+Input serializers subclass `StrictInputSerializer`: an unknown key is a 400, not silently
+dropped as DRF does by default, and every string has a length cap. Query-string filters
+are input serializers too, so a bad filter value is a 400 and the schema documents it.
+Output serializers only shape what the selectors and services return.
+"""
+
+from collections.abc import Mapping
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from actions.models import PRIORITY_LEAST_URGENT, PRIORITY_MOST_URGENT, Skill, Task, TaskStatus
+from budget.models import LedgerEntry, Scope
+from decisions.models import Approval, ApprovalKind, ApprovalStatus, Cycle, CycleStatus
+from decisions.selectors import approval_effective_status
+from memory.models import MemoryEntry, MemoryKind
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+NOTE_MAX = 2_000
+ANSWER_MAX = 4_000
+MEMORY_CONTENT_MAX = 10_000
+SEARCH_MAX = 200
+NAME_MAX = 100
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Rejects keys it does not declare, so a typo is an error instead of a no-op."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictQuerySerializer(StrictInputSerializer):
+    """Query-string filters. Only the filters and the paginator's `page` are accepted."""
+
+    ALLOWED_EXTRA = frozenset({"page"})
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            data = {key: data[key] for key in data if key not in self.ALLOWED_EXTRA}
+        return super().to_internal_value(data)
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+class ErrorOutput(serializers.Serializer):
+    """Every error answer: a human message and a machine code (plus context for some)."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="e.g. not_authenticated, permission_denied, not_found, conflict, invalid, throttled")
+    errors = serializers.DictField(
+        required=False, help_text="per-field messages of a validation error (code `invalid`)"
+    )
+    status = serializers.CharField(required=False, help_text="the current status, on a 409 conflict")
+
+
+# --- budget -----------------------------------------------------------------------------
+
+
+class TokenUsageTodayOutput(serializers.Serializer):
+    proactive = serializers.IntegerField()
+    reactive = serializers.IntegerField()
+
+
+class ProactiveBudgetOutput(serializers.Serializer):
+    limit = serializers.IntegerField()
+    used = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    usage_ratio = serializers.FloatField()
+    level = serializers.ChoiceField(choices=["ok", "warning", "critical", "exhausted"])
+
+
+class BudgetDayOutput(serializers.Serializer):
+    date = serializers.DateField()
+    proactive = serializers.IntegerField()
+    reactive = serializers.IntegerField()
+
+
+class BudgetOutput(serializers.Serializer):
+    date = serializers.DateField(help_text="today (UTC)")
+    token_usage_today = TokenUsageTodayOutput()
+    proactive = ProactiveBudgetOutput()
+    history = BudgetDayOutput(many=True, help_text="the last 14 UTC days, oldest first")
+
+
+class LedgerFilter(StrictQuerySerializer):
+    scope = serializers.ChoiceField(choices=Scope.choices, required=False)
+    model = serializers.CharField(max_length=NAME_MAX, required=False)
+    day = serializers.DateField(required=False, help_text="UTC day, YYYY-MM-DD")
+
+
+class LedgerEntryOutput(serializers.ModelSerializer):
+    total_tokens = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id", "scope", "day", "provider", "model", "input_tokens", "output_tokens",
+            "cache_creation_input_tokens", "cache_read_input_tokens", "total_tokens",
+            "request_id", "meta", "created_at",
+        ]
+        read_only_fields = fields
+
+
+# --- cycles -------------------------------------------------------------------------------
+
+
+class CycleFilter(StrictQuerySerializer):
+    status = serializers.ChoiceField(choices=CycleStatus.choices, required=False)
+    action = serializers.CharField(max_length=32, required=False)
+
+
+class CycleTokensOutput(serializers.Serializer):
+    input = serializers.IntegerField()
+    output = serializers.IntegerField()
+    cache_creation = serializers.IntegerField()
+    cache_read = serializers.IntegerField()
+
+
+class CycleTimingsOutput(serializers.Serializer):
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
+    next_run_at = serializers.DateTimeField(allow_null=True)
+
+
+class CycleOutput(serializers.ModelSerializer):
+    """A cycle's outline; the detail adds what the model was told and answered."""
+
+    tokens = CycleTokensOutput(read_only=True)
+
+    class Meta:
+        model = Cycle
+        fields = [
+            "id", "status", "reason", "trigger", "action", "certainty", "significance", "executed",
+            "tokens", "started_at", "finished_at", "duration_ms",
+        ]
+        read_only_fields = fields
+
+
+class CycleDetailOutput(serializers.ModelSerializer):
+    tokens = CycleTokensOutput(read_only=True)
+    timings = CycleTimingsOutput(source="*", read_only=True)
+
+    class Meta:
+        model = Cycle
+        fields = [
+            "id", "status", "reason", "trigger", "action", "certainty", "significance", "executed",
+            "prompt", "raw_response", "decision", "result", "error", "tokens", "timings",
+        ]
+        read_only_fields = fields
+
+
+# --- approvals ----------------------------------------------------------------------------
+
+
+class ApprovalFilter(StrictQuerySerializer):
+    status = serializers.ChoiceField(
+        choices=ApprovalStatus.choices,
+        required=False,
+        help_text="`pending` leaves out approvals already past their deadline; `expired` includes them",
+    )
+    kind = serializers.ChoiceField(choices=ApprovalKind.choices, required=False)
+
+
+class ApprovalOutput(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField(
+        help_text="the effective status: a pending approval past its deadline is `expired`"
+    )
+    cycle_id = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Approval
+        fields = [
+            "id", "kind", "status", "action", "question", "options", "payload", "cycle_id",
+            "decided_by", "decided_via", "note", "answer", "result", "expires_at", "decided_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=ApprovalStatus.choices))
+    def get_status(self, approval: Approval) -> str:
+        return approval_effective_status(approval)
+
+
+class ApprovalDecisionInput(StrictInputSerializer):
+    note = serializers.CharField(
+        max_length=NOTE_MAX, required=False, allow_blank=True, default="",
+        help_text="why: remembered by the agent",
+    )
+
+
+class ApprovalAnswerInput(StrictInputSerializer):
+    answer = serializers.CharField(max_length=ANSWER_MAX)
+
+
+# --- tasks --------------------------------------------------------------------------------
+
+
+class TaskFilter(StrictQuerySerializer):
+    status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
+    priority = serializers.IntegerField(
+        min_value=PRIORITY_MOST_URGENT, max_value=PRIORITY_LEAST_URGENT, required=False
+    )
+
+
+class TaskOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Task
+        fields = [
+            "id", "title", "description", "priority", "status", "result", "error", "source",
+            "created_at", "updated_at", "started_at", "finished_at",
+        ]
+        read_only_fields = fields
+
+
+def _priority_field(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=PRIORITY_MOST_URGENT, max_value=PRIORITY_LEAST_URGENT,
+        help_text="1 = most urgent … 5 = least", **kwargs,
+    )
+
+
+class TaskCreateInput(StrictInputSerializer):
+    title = serializers.CharField(max_length=TITLE_MAX)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX, required=False, allow_blank=True, default="")
+    priority = _priority_field(required=False, default=3)
+
+
+class TaskUpdateInput(StrictInputSerializer):
+    """Edit a pending task, or cancel it with `{"status": "cancelled"}` (not both at once)."""
+
+    title = serializers.CharField(max_length=TITLE_MAX, required=False)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX, required=False, allow_blank=True)
+    priority = _priority_field(required=False)
+    status = serializers.ChoiceField(
+        choices=[(TaskStatus.CANCELLED.value, TaskStatus.CANCELLED.label)], required=False,
+        help_text="only `cancelled`: cancels a pending task",
+    )
+
+    def validate(self, attrs):
+        if "status" in attrs and len(attrs) > 1:
+            raise serializers.ValidationError("Cancel a task on its own, without editing other fields.")
+        return attrs
+
+
+# --- skills -------------------------------------------------------------------------------
+
+
+class SkillOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Skill
+        fields = [
+            "id", "name", "description", "practice_count", "notes", "last_practised_at",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = fields
+
+
+# --- memory -------------------------------------------------------------------------------
+
+
+class MemoryFilter(StrictQuerySerializer):
+    kind = serializers.ChoiceField(choices=MemoryKind.choices, required=False)
+    search = serializers.CharField(
+        max_length=SEARCH_MAX, required=False, help_text="case-insensitive substring of the content"
+    )
+
+
+class MemoryEntryOutput(serializers.ModelSerializer):
+    class Meta:
+        model = MemoryEntry
+        fields = ["id", "kind", "content", "meta", "cycle_id", "created_at"]
+        read_only_fields = fields
+
+
+class MemoryCreateInput(StrictInputSerializer):
+    content = serializers.CharField(max_length=MEMORY_CONTENT_MAX)
+    kind = serializers.ChoiceField(
+        choices=[
+            (MemoryKind.GUIDANCE.value, MemoryKind.GUIDANCE.label),
+            (MemoryKind.FOCUS.value, MemoryKind.FOCUS.label),
+        ],
+        required=False,
+        default=MemoryKind.GUIDANCE.value,
+        help_text="`guidance` (default) adds advice; `focus` sets the agent's current focus",
+    )
+
+
+# --- agent --------------------------------------------------------------------------------
+
+
+class LastCycleOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    action = serializers.CharField(allow_blank=True)
+    result_status = serializers.CharField(allow_null=True)
+
+
+class AgentStatusOutput(serializers.Serializer):
+    paused = serializers.BooleanField()
+    next_cycle_at = serializers.DateTimeField(allow_null=True)
+    last_cycle_at = serializers.DateTimeField(allow_null=True)
+    consecutive_failures = serializers.IntegerField()
+    last_cycle = LastCycleOutput(allow_null=True)
+    pending_approvals = serializers.IntegerField()
+
+
+class RunCycleOutput(serializers.Serializer):
+    task_id = serializers.CharField(help_text="the Django-Q2 task id of the queued cycle")

@@ -1,0 +1,113 @@
+"""Approvals: the Master's consent to decisions and answers to questions.
+
+Every decision goes through the one state machine in `decisions.approvals`; these views
+only validate input and shape output. A decided or expired approval is a 409.
+"""
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.response import Response
+
+from decisions.approvals import approval_answer, approval_approve, approval_reject
+from decisions.errors import ApprovalNotFound
+from decisions.models import Approval, Surface
+from decisions.selectors import approval_list
+
+from ..serializers import ApprovalAnswerInput, ApprovalDecisionInput, ApprovalFilter, ApprovalOutput
+from .base import ApiListView, ApiView, error_responses, validated
+
+CONFLICT_EXAMPLE = OpenApiExample(
+    "No longer pending",
+    value={"detail": "approval #7 has expired", "code": "conflict", "status": "expired"},
+    status_codes=["409"],
+    response_only=True,
+)
+
+
+def _approval(pk: int) -> Approval:
+    approval = Approval.objects.select_related("cycle").filter(pk=pk).first()
+    if approval is None:
+        raise ApprovalNotFound(f"approval #{pk} does not exist")
+    return approval
+
+
+def _decided(approval: Approval) -> Response:
+    approval.refresh_from_db()  # execution may already have run (it is queued on commit)
+    return Response(ApprovalOutput(approval).data)
+
+
+class ApprovalListApi(ApiListView):
+    @extend_schema(
+        operation_id="approvals_list",
+        summary="Approvals, newest first, with their effective status",
+        parameters=[ApprovalFilter],
+        responses={200: ApprovalOutput(many=True), **error_responses(400, 404)},
+        tags=["approvals"],
+    )
+    def get(self, request):
+        filters = self.query(ApprovalFilter)
+        approvals = approval_list(status=filters.get("status"))
+        if "kind" in filters:
+            approvals = approvals.filter(kind=filters["kind"])
+        return self.paginated(approvals, ApprovalOutput)
+
+
+class ApprovalDetailApi(ApiView):
+    @extend_schema(
+        operation_id="approvals_retrieve",
+        summary="One approval",
+        responses={200: ApprovalOutput, **error_responses(404)},
+        tags=["approvals"],
+    )
+    def get(self, request, pk: int):
+        return Response(ApprovalOutput(_approval(pk)).data)
+
+
+class ApprovalApproveApi(ApiView):
+    @extend_schema(
+        operation_id="approvals_approve",
+        summary="Approve a pending decision (its action is then executed)",
+        request=ApprovalDecisionInput,
+        responses={200: ApprovalOutput, **error_responses(400, 404, 409)},
+        examples=[CONFLICT_EXAMPLE],
+        tags=["approvals"],
+    )
+    def post(self, request, pk: int):
+        data = validated(ApprovalDecisionInput, request.data)
+        approval = approval_approve(
+            approval_id=pk, by=request.user.get_username(), via=Surface.API, note=data["note"]
+        )
+        return _decided(approval)
+
+
+class ApprovalRejectApi(ApiView):
+    @extend_schema(
+        operation_id="approvals_reject",
+        summary="Reject a pending decision or question; the note is remembered",
+        request=ApprovalDecisionInput,
+        responses={200: ApprovalOutput, **error_responses(400, 404, 409)},
+        examples=[CONFLICT_EXAMPLE],
+        tags=["approvals"],
+    )
+    def post(self, request, pk: int):
+        data = validated(ApprovalDecisionInput, request.data)
+        approval = approval_reject(
+            approval_id=pk, by=request.user.get_username(), via=Surface.API, note=data["note"]
+        )
+        return _decided(approval)
+
+
+class ApprovalAnswerApi(ApiView):
+    @extend_schema(
+        operation_id="approvals_answer",
+        summary="Answer a pending question; the answer becomes guidance",
+        request=ApprovalAnswerInput,
+        responses={200: ApprovalOutput, **error_responses(400, 404, 409)},
+        examples=[CONFLICT_EXAMPLE],
+        tags=["approvals"],
+    )
+    def post(self, request, pk: int):
+        data = validated(ApprovalAnswerInput, request.data)
+        approval = approval_answer(
+            approval_id=pk, answer=data["answer"], by=request.user.get_username(), via=Surface.API
+        )
+        return _decided(approval)

@@ -1,0 +1,373 @@
+"""The Master's console for decisions: approvals (decided only through the approval
+services, exactly as from Telegram) and the cycles' audit trail (read-only).
+
+The outbox (Notification) is administered in telegrambot/admin.py, next to the delivery
+service its "Retry now" action calls, so this app never imports the transport above it.
+"""
+
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+
+from budget.clock import utc_now
+from budget.errors import ApplicationError
+
+from .approvals import approval_answer, approval_approve, approval_reject
+from .models import Approval, ApprovalKind, ApprovalStatus, Cycle, Surface
+from .selectors import approval_effective_status
+
+# The admin index links to the agent dashboard (agentsite/admin_views.py). The template
+# lives in the agentsite app, which comes after django.contrib.admin in INSTALLED_APPS,
+# so it can't shadow admin/index.html: it is named explicitly instead.
+admin.site.index_template = "admin/agent_index.html"
+
+PRE_STYLE = "white-space: pre-wrap; word-break: break-word; max-height: 36em; overflow: auto; margin: 0"
+
+
+def pre_block(value) -> str:
+    """Text or JSON as an escaped, pre-formatted block ("-" when empty)."""
+    if value in (None, "", {}, []):
+        return "-"
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+    return format_html('<pre style="{}">{}</pre>', PRE_STYLE, text)
+
+
+def mapping_table(mapping: dict) -> str:
+    """A flat dict as a small two-column table, every key and value escaped."""
+    if not mapping:
+        return "-"
+    rows = format_html_join(
+        "",
+        "<tr><th>{}</th><td>{}</td></tr>",
+        (
+            (key, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+            for key, value in mapping.items()
+        ),
+    )
+    return format_html('<table class="agent-details">{}</table>', rows)
+
+
+def _ratio(value) -> str:
+    try:
+        return f"{float(value):.2f}"
+    except (TypeError, ValueError):
+        return "-"
+
+
+class EffectiveStatusFilter(admin.SimpleListFilter):
+    """Status as the Master sees it: a pending approval past its deadline is expired."""
+
+    title = "status"
+    parameter_name = "effective_status"
+
+    def lookups(self, request, model_admin):
+        return [
+            (ApprovalStatus.PENDING, "Pending"),
+            ("expired", "Expired"),
+            (ApprovalStatus.APPROVED, "Approved"),
+            (ApprovalStatus.EXECUTED, "Executed"),
+            (ApprovalStatus.FAILED, "Failed"),
+            (ApprovalStatus.REJECTED, "Rejected"),
+            (ApprovalStatus.ANSWERED, "Answered"),
+        ]
+
+    def queryset(self, request, queryset):
+        value, now = self.value(), utc_now()
+        if not value:
+            return queryset
+        if value == ApprovalStatus.PENDING:
+            return queryset.filter(status=ApprovalStatus.PENDING, expires_at__gt=now)
+        if value == "expired":
+            return queryset.filter(
+                Q(status=ApprovalStatus.EXPIRED) | Q(status=ApprovalStatus.PENDING, expires_at__lte=now)
+            )
+        return queryset.filter(status=value)
+
+
+@admin.register(Approval)
+class ApprovalAdmin(admin.ModelAdmin):
+    """Read-only records; the Master decides with the Approve / Reject (or Answer)
+    buttons on the page and the list's actions, which call the approval services."""
+
+    change_form_template = "admin/decisions/approval/change_form.html"
+    list_display = (
+        "id", "kind", "what", "status_display", "certainty", "significance", "created_at", "expires_at",
+        "decided_by", "decided_via",
+    )
+    list_display_links = ("id", "what")
+    list_filter = (EffectiveStatusFilter, "kind", "action", "decided_via")
+    search_fields = ("action", "question", "note", "answer")
+    date_hierarchy = "created_at"
+    actions = ("approve_selected", "reject_selected")
+    list_per_page = 50
+
+    # --- permissions: view and decide, never edit, add or delete -----------------------
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # The model-level permission (obj None) is what allows deciding; a record itself
+        # is never edited through a form, pending or not.
+        return obj is None and super().has_change_permission(request)
+
+    def can_decide(self, request) -> bool:
+        return super().has_change_permission(request)
+
+    # --- list ----------------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        pending_now = When(status=ApprovalStatus.PENDING, expires_at__gt=utc_now(), then=Value(0))
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("cycle")
+            .annotate(pending_first=Case(pending_now, default=Value(1), output_field=IntegerField()))
+        )
+
+    def get_ordering(self, request):
+        return ("pending_first", "-created_at", "-id")
+
+    @admin.display(description="action / question")
+    def what(self, obj: Approval) -> str:
+        if obj.kind == ApprovalKind.QUESTION:
+            question = obj.question or obj.payload.get("question", "")
+            return f"question: {question[:80]}"
+        return obj.action
+
+    @admin.display(description="status")
+    def status_display(self, obj: Approval) -> str:
+        status = approval_effective_status(obj)
+        return format_html('<span class="approval-status approval-status-{}">{}</span>', status, status)
+
+    @admin.display(description="certainty")
+    def certainty(self, obj: Approval) -> str:
+        return _ratio(obj.payload.get("certainty")) if obj.kind == ApprovalKind.DECISION else "-"
+
+    @admin.display(description="significance")
+    def significance(self, obj: Approval) -> str:
+        return _ratio(obj.payload.get("significance")) if obj.kind == ApprovalKind.DECISION else "-"
+
+    # --- detail --------------------------------------------------------------------------
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and obj.kind == ApprovalKind.QUESTION:
+            asked = ("kind", "status_display", "question_text", "question_context", "options_list")
+        else:
+            asked = ("kind", "status_display", "action", "certainty", "significance", "reasoning", "details_table")
+        return (
+            (None, {"fields": asked}),
+            ("Outcome", {"fields": ("decided_by", "decided_via", "decided_at", "note", "answer", "result_block")}),
+            ("Context", {"fields": ("cycle_link", "notifications_link", "created_at", "expires_at", "payload_block")}),
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return (
+            "kind", "status_display", "action", "certainty", "significance", "reasoning", "details_table",
+            "question_text", "question_context", "options_list", "decided_by", "decided_via", "decided_at",
+            "note", "answer", "result_block", "cycle_link", "notifications_link", "created_at", "expires_at",
+            "payload_block",
+        )
+
+    @admin.display(description="reasoning")
+    def reasoning(self, obj: Approval) -> str:
+        return pre_block(obj.payload.get("reasoning", ""))
+
+    @admin.display(description="details")
+    def details_table(self, obj: Approval) -> str:
+        details = obj.payload.get("details")
+        return mapping_table(details) if isinstance(details, dict) else pre_block(details)
+
+    @admin.display(description="question")
+    def question_text(self, obj: Approval) -> str:
+        return pre_block(obj.question or obj.payload.get("question", ""))
+
+    @admin.display(description="context")
+    def question_context(self, obj: Approval) -> str:
+        return pre_block(obj.payload.get("context", ""))
+
+    @admin.display(description="options")
+    def options_list(self, obj: Approval) -> str:
+        if not obj.options:
+            return "-"
+        return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((o,) for o in obj.options)))
+
+    @admin.display(description="result")
+    def result_block(self, obj: Approval) -> str:
+        return pre_block(obj.result)
+
+    @admin.display(description="full payload")
+    def payload_block(self, obj: Approval) -> str:
+        return pre_block(obj.payload)
+
+    @admin.display(description="cycle")
+    def cycle_link(self, obj: Approval) -> str:
+        if obj.cycle_id is None:
+            return "-"
+        url = reverse("admin:decisions_cycle_change", args=[obj.cycle_id])
+        return format_html('<a href="{}">Cycle #{}</a>', url, obj.cycle_id)
+
+    @admin.display(description="messages")
+    def notifications_link(self, obj: Approval) -> str:
+        url = reverse("admin:decisions_notification_changelist")
+        return format_html('<a href="{}?approval__id__exact={}">Messages about this approval</a>', url, obj.pk)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {})}
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            extra_context.update(
+                can_decide=self.can_decide(request) and approval_effective_status(obj) == ApprovalStatus.PENDING,
+                is_question=obj.kind == ApprovalKind.QUESTION,
+                options=list(enumerate(obj.options or [])),
+                effective_status=approval_effective_status(obj),
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- deciding ------------------------------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/approve/", wrap(self.approve_view), name="%s_%s_approve" % info),
+            path("<path:object_id>/reject/", wrap(self.reject_view), name="%s_%s_reject" % info),
+            path("<path:object_id>/answer/", wrap(self.answer_view), name="%s_%s_answer" % info),
+        ] + super().get_urls()
+
+    def _decide(self, request: HttpRequest, object_id: str, verb: str) -> HttpResponseRedirect:
+        if not self.can_decide(request):
+            raise PermissionDenied
+        try:
+            approval_id = int(object_id)
+        except ValueError:
+            approval_id = None
+        by, note = request.user.get_username(), request.POST.get("note", "").strip()
+        try:
+            if approval_id is None:
+                raise ApplicationError(f"approval {object_id!r} does not exist")
+            if verb == "approve":
+                approval_approve(approval_id=approval_id, by=by, via=Surface.ADMIN, note=note)
+                messages.success(request, f"Approved #{approval_id}; its execution has been queued.")
+            elif verb == "reject":
+                approval_reject(approval_id=approval_id, by=by, via=Surface.ADMIN, note=note)
+                messages.success(request, f"Rejected #{approval_id}.")
+            else:
+                answer = request.POST.get("option") or request.POST.get("answer", "")
+                approval_answer(approval_id=approval_id, answer=answer, by=by, via=Surface.ADMIN)
+                messages.success(request, f"Answered #{approval_id}.")
+        except ApplicationError as exc:
+            messages.error(request, f"Nothing changed: {exc}")
+        if approval_id is not None and Approval.objects.filter(pk=approval_id).exists():
+            return HttpResponseRedirect(reverse("admin:decisions_approval_change", args=[approval_id]))
+        return HttpResponseRedirect(reverse("admin:decisions_approval_changelist"))
+
+    def approve_view(self, request, object_id):
+        return require_POST(lambda r: self._decide(r, object_id, "approve"))(request)
+
+    def reject_view(self, request, object_id):
+        return require_POST(lambda r: self._decide(r, object_id, "reject"))(request)
+
+    def answer_view(self, request, object_id):
+        return require_POST(lambda r: self._decide(r, object_id, "answer"))(request)
+
+    def _decide_selected(self, request, queryset, verb: str) -> None:
+        by, done, service = request.user.get_username(), [], approval_approve if verb == "approve" else approval_reject
+        for approval_id in queryset.order_by("id").values_list("id", flat=True):
+            try:
+                service(approval_id=approval_id, by=by, via=Surface.ADMIN)
+                done.append(approval_id)
+            except ApplicationError as exc:
+                messages.error(request, f"#{approval_id} not {verb}d: {exc}")
+        if done:
+            ids = ", ".join(f"#{i}" for i in done)
+            messages.success(request, f"{verb.capitalize()}d {len(done)} approval(s): {ids}.")
+
+    @admin.action(description="Approve selected decisions", permissions=("change",))
+    def approve_selected(self, request, queryset):
+        self._decide_selected(request, queryset, "approve")
+
+    @admin.action(description="Reject selected approvals", permissions=("change",))
+    def reject_selected(self, request, queryset):
+        self._decide_selected(request, queryset, "reject")
+
+
+@admin.register(Cycle)
+class CycleAdmin(admin.ModelAdmin):
+    """The audit trail: what was asked, answered, decided and done. Read-only."""
+
+    list_display = (
+        "id", "started_at", "status", "reason", "action", "certainty", "significance", "executed",
+        "total_tokens", "duration_ms", "approvals_link",
+    )
+    list_filter = ("status", "action", "trigger", "executed")
+    search_fields = ("reason", "action", "error")
+    date_hierarchy = "started_at"
+    ordering = ("-started_at", "-id")
+    list_per_page = 50
+    fieldsets = (
+        (None, {"fields": ("status", "reason", "trigger", "action", "certainty", "significance", "executed",
+                           "approvals_link")}),
+        ("Prompt sent", {"fields": ("prompt_block",)}),
+        ("Raw response", {"fields": ("raw_response_block",)}),
+        ("Parsed decision", {"fields": ("decision_block",)}),
+        ("Result", {"fields": ("result_block", "error_block")}),
+        ("Tokens and timings", {"fields": ("tokens_table", "started_at", "finished_at", "duration_ms",
+                                           "next_run_at")}),
+    )
+    readonly_fields = (
+        "status", "reason", "trigger", "action", "certainty", "significance", "executed", "approvals_link",
+        "prompt_block", "raw_response_block", "decision_block", "result_block", "error_block", "tokens_table",
+        "started_at", "finished_at", "duration_ms", "next_run_at",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="tokens")
+    def total_tokens(self, obj: Cycle) -> int:
+        return sum(obj.tokens.values())
+
+    @admin.display(description="approvals")
+    def approvals_link(self, obj: Cycle) -> str:
+        url = reverse("admin:decisions_approval_changelist")
+        return format_html('<a href="{}?cycle__id__exact={}">approvals</a>', url, obj.pk)
+
+    @admin.display(description="prompt")
+    def prompt_block(self, obj: Cycle) -> str:
+        return pre_block(obj.prompt)
+
+    @admin.display(description="raw response")
+    def raw_response_block(self, obj: Cycle) -> str:
+        return pre_block(obj.raw_response)
+
+    @admin.display(description="decision")
+    def decision_block(self, obj: Cycle) -> str:
+        return pre_block(obj.decision)
+
+    @admin.display(description="result")
+    def result_block(self, obj: Cycle) -> str:
+        return pre_block(obj.result)
+
+    @admin.display(description="error")
+    def error_block(self, obj: Cycle) -> str:
+        return pre_block(obj.error)
+
+    @admin.display(description="tokens")
+    def tokens_table(self, obj: Cycle) -> str:
+        return mapping_table({**obj.tokens, "total": sum(obj.tokens.values())})
