@@ -127,11 +127,12 @@ class ApprovalAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         pending_now = When(status=ApprovalStatus.PENDING, expires_at__gt=utc_now(), then=Value(0))
+        # Not super(): it orders by get_ordering() before the annotation exists.
         return (
-            super()
-            .get_queryset(request)
+            self.model._default_manager.get_queryset()
             .select_related("cycle")
             .annotate(pending_first=Case(pending_now, default=Value(1), output_field=IntegerField()))
+            .order_by(*self.get_ordering(request))
         )
 
     def get_ordering(self, request):
@@ -280,25 +281,26 @@ class ApprovalAdmin(admin.ModelAdmin):
     def answer_view(self, request, object_id):
         return require_POST(lambda r: self._decide(r, object_id, "answer"))(request)
 
-    def _decide_selected(self, request, queryset, verb: str) -> None:
-        by, done, service = request.user.get_username(), [], approval_approve if verb == "approve" else approval_reject
+    def _decide_selected(self, request, queryset, *, service, done_word: str) -> None:
+        """One service call (one transaction) per approval; a refusal is a message."""
+        by, done = request.user.get_username(), []
         for approval_id in queryset.order_by("id").values_list("id", flat=True):
             try:
                 service(approval_id=approval_id, by=by, via=Surface.ADMIN)
                 done.append(approval_id)
             except ApplicationError as exc:
-                messages.error(request, f"#{approval_id} not {verb}d: {exc}")
+                messages.error(request, f"#{approval_id} not {done_word}: {exc}")
         if done:
             ids = ", ".join(f"#{i}" for i in done)
-            messages.success(request, f"{verb.capitalize()}d {len(done)} approval(s): {ids}.")
+            messages.success(request, f"{done_word.capitalize()} {len(done)} approval(s): {ids}.")
 
     @admin.action(description="Approve selected decisions", permissions=("change",))
     def approve_selected(self, request, queryset):
-        self._decide_selected(request, queryset, "approve")
+        self._decide_selected(request, queryset, service=approval_approve, done_word="approved")
 
     @admin.action(description="Reject selected approvals", permissions=("change",))
     def reject_selected(self, request, queryset):
-        self._decide_selected(request, queryset, "reject")
+        self._decide_selected(request, queryset, service=approval_reject, done_word="rejected")
 
 
 @admin.register(Cycle)

@@ -27,7 +27,8 @@ NAME_MAX = 100
 
 
 class StrictInputSerializer(serializers.Serializer):
-    """Rejects keys it does not declare, so a typo is an error instead of a no-op."""
+    # Rejects keys it does not declare, so a typo is an error instead of a no-op.
+    # (Comments, not docstrings: drf-spectacular would publish them on every subclass.)
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
@@ -38,7 +39,7 @@ class StrictInputSerializer(serializers.Serializer):
 
 
 class StrictQuerySerializer(StrictInputSerializer):
-    """Query-string filters. Only the filters and the paginator's `page` are accepted."""
+    # Query-string filters. Only the filters and the paginator's `page` are accepted.
 
     ALLOWED_EXTRA = frozenset({"page"})
 
@@ -51,7 +52,7 @@ class StrictQuerySerializer(StrictInputSerializer):
 # --- errors ---------------------------------------------------------------------------
 
 
-class ErrorOutput(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer):
     """Every error answer: a human message and a machine code (plus context for some)."""
 
     detail = serializers.CharField()
@@ -65,12 +66,12 @@ class ErrorOutput(serializers.Serializer):
 # --- budget -----------------------------------------------------------------------------
 
 
-class TokenUsageTodayOutput(serializers.Serializer):
+class TokenUsageTodaySerializer(serializers.Serializer):
     proactive = serializers.IntegerField()
     reactive = serializers.IntegerField()
 
 
-class ProactiveBudgetOutput(serializers.Serializer):
+class ProactiveBudgetSerializer(serializers.Serializer):
     limit = serializers.IntegerField()
     used = serializers.IntegerField()
     reserved = serializers.IntegerField()
@@ -79,17 +80,17 @@ class ProactiveBudgetOutput(serializers.Serializer):
     level = serializers.ChoiceField(choices=["ok", "warning", "critical", "exhausted"])
 
 
-class BudgetDayOutput(serializers.Serializer):
+class BudgetDaySerializer(serializers.Serializer):
     date = serializers.DateField()
     proactive = serializers.IntegerField()
     reactive = serializers.IntegerField()
 
 
-class BudgetOutput(serializers.Serializer):
+class BudgetSerializer(serializers.Serializer):
     date = serializers.DateField(help_text="today (UTC)")
-    token_usage_today = TokenUsageTodayOutput()
-    proactive = ProactiveBudgetOutput()
-    history = BudgetDayOutput(many=True, help_text="the last 14 UTC days, oldest first")
+    token_usage_today = TokenUsageTodaySerializer()
+    proactive = ProactiveBudgetSerializer()
+    history = BudgetDaySerializer(many=True, help_text="the last 14 UTC days, oldest first")
 
 
 class LedgerFilter(StrictQuerySerializer):
@@ -98,7 +99,7 @@ class LedgerFilter(StrictQuerySerializer):
     day = serializers.DateField(required=False, help_text="UTC day, YYYY-MM-DD")
 
 
-class LedgerEntryOutput(serializers.ModelSerializer):
+class LedgerEntrySerializer(serializers.ModelSerializer):
     total_tokens = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -119,24 +120,24 @@ class CycleFilter(StrictQuerySerializer):
     action = serializers.CharField(max_length=32, required=False)
 
 
-class CycleTokensOutput(serializers.Serializer):
+class CycleTokensSerializer(serializers.Serializer):
     input = serializers.IntegerField()
     output = serializers.IntegerField()
     cache_creation = serializers.IntegerField()
     cache_read = serializers.IntegerField()
 
 
-class CycleTimingsOutput(serializers.Serializer):
+class CycleTimingsSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
     duration_ms = serializers.IntegerField(allow_null=True)
     next_run_at = serializers.DateTimeField(allow_null=True)
 
 
-class CycleOutput(serializers.ModelSerializer):
+class CycleSerializer(serializers.ModelSerializer):
     """A cycle's outline; the detail adds what the model was told and answered."""
 
-    tokens = CycleTokensOutput(read_only=True)
+    tokens = CycleTokensSerializer(read_only=True)
 
     class Meta:
         model = Cycle
@@ -147,9 +148,14 @@ class CycleOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CycleDetailOutput(serializers.ModelSerializer):
-    tokens = CycleTokensOutput(read_only=True)
-    timings = CycleTimingsOutput(source="*", read_only=True)
+class CycleDetailSerializer(serializers.ModelSerializer):
+    # A plain string here: a second `status` enum of the same choices in another component
+    # makes drf-spectacular warn about enum naming unless ENUM_NAME_OVERRIDES is set.
+    status = serializers.CharField(
+        read_only=True, help_text="one of: " + ", ".join(CycleStatus.values) + " (see CycleStatusEnum)"
+    )
+    tokens = CycleTokensSerializer(read_only=True)
+    timings = CycleTimingsSerializer(source="*", read_only=True)
 
     class Meta:
         model = Cycle
@@ -172,7 +178,7 @@ class ApprovalFilter(StrictQuerySerializer):
     kind = serializers.ChoiceField(choices=ApprovalKind.choices, required=False)
 
 
-class ApprovalOutput(serializers.ModelSerializer):
+class ApprovalSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField(
         help_text="the effective status: a pending approval past its deadline is `expired`"
     )
@@ -192,14 +198,14 @@ class ApprovalOutput(serializers.ModelSerializer):
         return approval_effective_status(approval)
 
 
-class ApprovalDecisionInput(StrictInputSerializer):
+class ApprovalNoteSerializer(StrictInputSerializer):
     note = serializers.CharField(
         max_length=NOTE_MAX, required=False, allow_blank=True, default="",
         help_text="why: remembered by the agent",
     )
 
 
-class ApprovalAnswerInput(StrictInputSerializer):
+class ApprovalAnswerSerializer(StrictInputSerializer):
     answer = serializers.CharField(max_length=ANSWER_MAX)
 
 
@@ -213,7 +219,7 @@ class TaskFilter(StrictQuerySerializer):
     )
 
 
-class TaskOutput(serializers.ModelSerializer):
+class TaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = Task
         fields = [
@@ -230,13 +236,13 @@ def _priority_field(**kwargs) -> serializers.IntegerField:
     )
 
 
-class TaskCreateInput(StrictInputSerializer):
+class TaskCreateSerializer(StrictInputSerializer):
     title = serializers.CharField(max_length=TITLE_MAX)
     description = serializers.CharField(max_length=DESCRIPTION_MAX, required=False, allow_blank=True, default="")
     priority = _priority_field(required=False, default=3)
 
 
-class TaskUpdateInput(StrictInputSerializer):
+class TaskUpdateSerializer(StrictInputSerializer):
     """Edit a pending task, or cancel it with `{"status": "cancelled"}` (not both at once)."""
 
     title = serializers.CharField(max_length=TITLE_MAX, required=False)
@@ -256,7 +262,7 @@ class TaskUpdateInput(StrictInputSerializer):
 # --- skills -------------------------------------------------------------------------------
 
 
-class SkillOutput(serializers.ModelSerializer):
+class SkillSerializer(serializers.ModelSerializer):
     class Meta:
         model = Skill
         fields = [
@@ -276,14 +282,14 @@ class MemoryFilter(StrictQuerySerializer):
     )
 
 
-class MemoryEntryOutput(serializers.ModelSerializer):
+class MemoryEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = MemoryEntry
         fields = ["id", "kind", "content", "meta", "cycle_id", "created_at"]
         read_only_fields = fields
 
 
-class MemoryCreateInput(StrictInputSerializer):
+class MemoryCreateSerializer(StrictInputSerializer):
     content = serializers.CharField(max_length=MEMORY_CONTENT_MAX)
     kind = serializers.ChoiceField(
         choices=[
@@ -299,7 +305,7 @@ class MemoryCreateInput(StrictInputSerializer):
 # --- agent --------------------------------------------------------------------------------
 
 
-class LastCycleOutput(serializers.Serializer):
+class LastCycleSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
     reason = serializers.CharField(allow_blank=True)
@@ -307,14 +313,14 @@ class LastCycleOutput(serializers.Serializer):
     result_status = serializers.CharField(allow_null=True)
 
 
-class AgentStatusOutput(serializers.Serializer):
+class AgentStatusSerializer(serializers.Serializer):
     paused = serializers.BooleanField()
     next_cycle_at = serializers.DateTimeField(allow_null=True)
     last_cycle_at = serializers.DateTimeField(allow_null=True)
     consecutive_failures = serializers.IntegerField()
-    last_cycle = LastCycleOutput(allow_null=True)
+    last_cycle = LastCycleSerializer(allow_null=True)
     pending_approvals = serializers.IntegerField()
 
 
-class RunCycleOutput(serializers.Serializer):
+class RunCycleSerializer(serializers.Serializer):
     task_id = serializers.CharField(help_text="the Django-Q2 task id of the queued cycle")

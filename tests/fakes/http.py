@@ -75,7 +75,7 @@ class FakeServer:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeServer":
+    def start(self, *, port: int = 0) -> "FakeServer":
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -111,7 +111,7 @@ class FakeServer:
             def log_message(self, *args) -> None:  # keep test output clean
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

@@ -184,13 +184,6 @@ class FakeTelegram(FakeServer):
         self._sent: list[dict] = []
         self.webhook: dict = {}
 
-    def start(self) -> "FakeTelegram":
-        super().start()
-        # Headers and body go out as two writes; without TCP_NODELAY every reply on a
-        # kept-alive connection waits ~40 ms for the client's delayed ACK.
-        self._server.RequestHandlerClass.disable_nagle_algorithm = True
-        return self
-
     def reset(self) -> None:
         super().reset()
         with self._state_lock:

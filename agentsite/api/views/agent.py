@@ -8,21 +8,21 @@ from rest_framework.response import Response
 from decisions.agent import agent_pause, agent_resume
 from decisions.selectors import agent_status
 
-from ..serializers import AgentStatusOutput, RunCycleOutput
+from ..serializers import AgentStatusSerializer, RunCycleSerializer
 from .base import ApiView, error_responses
 
 RUN_CYCLE_TASK = "decisions.tasks.run_cycle_now_task"
 
 
 def _status() -> Response:
-    return Response(AgentStatusOutput(agent_status()).data)
+    return Response(AgentStatusSerializer(agent_status()).data)
 
 
 class AgentStatusApi(ApiView):
     @extend_schema(
         operation_id="agent_retrieve",
         summary="The agent's status: paused?, schedule, last cycle, pending approvals",
-        responses={200: AgentStatusOutput, **error_responses()},
+        responses={200: AgentStatusSerializer, **error_responses()},
         tags=["agent"],
     )
     def get(self, request):
@@ -34,7 +34,7 @@ class AgentPauseApi(ApiView):
         operation_id="agent_pause",
         summary="Pause the agent: no scheduled cycles until resumed",
         request=None,
-        responses={200: AgentStatusOutput, **error_responses()},
+        responses={200: AgentStatusSerializer, **error_responses()},
         tags=["agent"],
     )
     def post(self, request):
@@ -47,7 +47,7 @@ class AgentResumeApi(ApiView):
         operation_id="agent_resume",
         summary="Resume the agent; the next tick runs a cycle straight away",
         request=None,
-        responses={200: AgentStatusOutput, **error_responses()},
+        responses={200: AgentStatusSerializer, **error_responses()},
         tags=["agent"],
     )
     def post(self, request):
@@ -60,9 +60,9 @@ class AgentRunCycleApi(ApiView):
         operation_id="agent_run_cycle",
         summary="Queue one cycle now (still subject to pause, the cycle lock and the budget)",
         request=None,
-        responses={202: RunCycleOutput, **error_responses()},
+        responses={202: RunCycleSerializer, **error_responses()},
         tags=["agent"],
     )
     def post(self, request):
         task_id = async_task(RUN_CYCLE_TASK)
-        return Response(RunCycleOutput({"task_id": task_id}).data, status=status.HTTP_202_ACCEPTED)
+        return Response(RunCycleSerializer({"task_id": task_id}).data, status=status.HTTP_202_ACCEPTED)

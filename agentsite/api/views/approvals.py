@@ -12,7 +12,7 @@ from decisions.errors import ApprovalNotFound
 from decisions.models import Approval, Surface
 from decisions.selectors import approval_list
 
-from ..serializers import ApprovalAnswerInput, ApprovalDecisionInput, ApprovalFilter, ApprovalOutput
+from ..serializers import ApprovalAnswerSerializer, ApprovalNoteSerializer, ApprovalFilter, ApprovalSerializer
 from .base import ApiListView, ApiView, error_responses, validated
 
 CONFLICT_EXAMPLE = OpenApiExample(
@@ -32,7 +32,7 @@ def _approval(pk: int) -> Approval:
 
 def _decided(approval: Approval) -> Response:
     approval.refresh_from_db()  # execution may already have run (it is queued on commit)
-    return Response(ApprovalOutput(approval).data)
+    return Response(ApprovalSerializer(approval).data)
 
 
 class ApprovalListApi(ApiListView):
@@ -40,7 +40,7 @@ class ApprovalListApi(ApiListView):
         operation_id="approvals_list",
         summary="Approvals, newest first, with their effective status",
         parameters=[ApprovalFilter],
-        responses={200: ApprovalOutput(many=True), **error_responses(400, 404)},
+        responses={200: ApprovalSerializer(many=True), **error_responses(400, 404)},
         tags=["approvals"],
     )
     def get(self, request):
@@ -48,31 +48,31 @@ class ApprovalListApi(ApiListView):
         approvals = approval_list(status=filters.get("status"))
         if "kind" in filters:
             approvals = approvals.filter(kind=filters["kind"])
-        return self.paginated(approvals, ApprovalOutput)
+        return self.paginated(approvals, ApprovalSerializer)
 
 
 class ApprovalDetailApi(ApiView):
     @extend_schema(
         operation_id="approvals_retrieve",
         summary="One approval",
-        responses={200: ApprovalOutput, **error_responses(404)},
+        responses={200: ApprovalSerializer, **error_responses(404)},
         tags=["approvals"],
     )
     def get(self, request, pk: int):
-        return Response(ApprovalOutput(_approval(pk)).data)
+        return Response(ApprovalSerializer(_approval(pk)).data)
 
 
 class ApprovalApproveApi(ApiView):
     @extend_schema(
         operation_id="approvals_approve",
         summary="Approve a pending decision (its action is then executed)",
-        request=ApprovalDecisionInput,
-        responses={200: ApprovalOutput, **error_responses(400, 404, 409)},
+        request=ApprovalNoteSerializer,
+        responses={200: ApprovalSerializer, **error_responses(400, 413, 404, 409)},
         examples=[CONFLICT_EXAMPLE],
         tags=["approvals"],
     )
     def post(self, request, pk: int):
-        data = validated(ApprovalDecisionInput, request.data)
+        data = validated(ApprovalNoteSerializer, request.data)
         approval = approval_approve(
             approval_id=pk, by=request.user.get_username(), via=Surface.API, note=data["note"]
         )
@@ -83,13 +83,13 @@ class ApprovalRejectApi(ApiView):
     @extend_schema(
         operation_id="approvals_reject",
         summary="Reject a pending decision or question; the note is remembered",
-        request=ApprovalDecisionInput,
-        responses={200: ApprovalOutput, **error_responses(400, 404, 409)},
+        request=ApprovalNoteSerializer,
+        responses={200: ApprovalSerializer, **error_responses(400, 413, 404, 409)},
         examples=[CONFLICT_EXAMPLE],
         tags=["approvals"],
     )
     def post(self, request, pk: int):
-        data = validated(ApprovalDecisionInput, request.data)
+        data = validated(ApprovalNoteSerializer, request.data)
         approval = approval_reject(
             approval_id=pk, by=request.user.get_username(), via=Surface.API, note=data["note"]
         )
@@ -100,13 +100,13 @@ class ApprovalAnswerApi(ApiView):
     @extend_schema(
         operation_id="approvals_answer",
         summary="Answer a pending question; the answer becomes guidance",
-        request=ApprovalAnswerInput,
-        responses={200: ApprovalOutput, **error_responses(400, 404, 409)},
+        request=ApprovalAnswerSerializer,
+        responses={200: ApprovalSerializer, **error_responses(400, 413, 404, 409)},
         examples=[CONFLICT_EXAMPLE],
         tags=["approvals"],
     )
     def post(self, request, pk: int):
-        data = validated(ApprovalAnswerInput, request.data)
+        data = validated(ApprovalAnswerSerializer, request.data)
         approval = approval_answer(
             approval_id=pk, answer=data["answer"], by=request.user.get_username(), via=Surface.API
         )

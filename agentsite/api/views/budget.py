@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from budget.models import LedgerEntry
 from budget.selectors import budget_history, budget_stats
 
-from ..serializers import BudgetOutput, LedgerEntryOutput, LedgerFilter
+from ..serializers import BudgetSerializer, LedgerEntrySerializer, LedgerFilter
 from .base import ApiListView, ApiView, error_responses
 
 HISTORY_DAYS = 14
@@ -16,12 +16,12 @@ class BudgetApi(ApiView):
     @extend_schema(
         operation_id="budget_retrieve",
         summary="Today's budget (the /stats payload) with 14 days of history",
-        responses={200: BudgetOutput, **error_responses()},
+        responses={200: BudgetSerializer, **error_responses()},
         tags=["budget"],
     )
     def get(self, request):
         data = {**budget_stats(), "history": budget_history(days=HISTORY_DAYS)}
-        return Response(BudgetOutput(data).data)
+        return Response(BudgetSerializer(data).data)
 
 
 class LedgerListApi(ApiListView):
@@ -29,10 +29,10 @@ class LedgerListApi(ApiListView):
         operation_id="ledger_list",
         summary="The ledger: one entry per model call, newest first",
         parameters=[LedgerFilter],
-        responses={200: LedgerEntryOutput(many=True), **error_responses(400, 404)},
+        responses={200: LedgerEntrySerializer(many=True), **error_responses(400, 404)},
         tags=["budget"],
     )
     def get(self, request):
         filters = self.query(LedgerFilter)
         entries = LedgerEntry.objects.filter(**filters).order_by("-created_at", "-id")
-        return self.paginated(entries, LedgerEntryOutput)
+        return self.paginated(entries, LedgerEntrySerializer)

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from decisions.models import Cycle
 
-from ..serializers import CycleDetailOutput, CycleFilter, CycleOutput
+from ..serializers import CycleDetailSerializer, CycleFilter, CycleSerializer
 from .base import ApiListView, ApiView, error_responses
 
 
@@ -15,24 +15,24 @@ class CycleListApi(ApiListView):
         operation_id="cycles_list",
         summary="Cycles, newest first",
         parameters=[CycleFilter],
-        responses={200: CycleOutput(many=True), **error_responses(400, 404)},
+        responses={200: CycleSerializer(many=True), **error_responses(400, 404)},
         tags=["cycles"],
     )
     def get(self, request):
         filters = self.query(CycleFilter)
         cycles = Cycle.objects.filter(**filters).order_by("-started_at", "-id")
-        return self.paginated(cycles, CycleOutput)
+        return self.paginated(cycles, CycleSerializer)
 
 
 class CycleDetailApi(ApiView):
     @extend_schema(
         operation_id="cycles_retrieve",
         summary="One cycle: prompt, raw response, decision, result, tokens, timings",
-        responses={200: CycleDetailOutput, **error_responses(404)},
+        responses={200: CycleDetailSerializer, **error_responses(404)},
         tags=["cycles"],
     )
     def get(self, request, pk: int):
         cycle = Cycle.objects.filter(pk=pk).first()
         if cycle is None:
             raise NotFound(f"Cycle #{pk} does not exist")
-        return Response(CycleDetailOutput(cycle).data)
+        return Response(CycleDetailSerializer(cycle).data)

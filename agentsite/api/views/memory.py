@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from memory.models import MemoryEntry, MemoryKind
 from memory.services import memory_add_guidance, memory_set_focus
 
-from ..serializers import MemoryCreateInput, MemoryEntryOutput, MemoryFilter
+from ..serializers import MemoryCreateSerializer, MemoryEntrySerializer, MemoryFilter
 from .base import ApiListView, error_responses, validated
 
 
@@ -16,7 +16,7 @@ class MemoryListApi(ApiListView):
         operation_id="memory_list",
         summary="Memory entries, newest first",
         parameters=[MemoryFilter],
-        responses={200: MemoryEntryOutput(many=True), **error_responses(400, 404)},
+        responses={200: MemoryEntrySerializer(many=True), **error_responses(400, 404)},
         tags=["memory"],
     )
     def get(self, request):
@@ -26,19 +26,19 @@ class MemoryListApi(ApiListView):
             entries = entries.filter(kind=filters["kind"])
         if filters.get("search"):
             entries = entries.filter(content__icontains=filters["search"])
-        return self.paginated(entries, MemoryEntryOutput)
+        return self.paginated(entries, MemoryEntrySerializer)
 
     @extend_schema(
         operation_id="memory_create",
         summary="Give the agent guidance (default) or set its current focus",
-        request=MemoryCreateInput,
-        responses={201: MemoryEntryOutput, **error_responses(400)},
+        request=MemoryCreateSerializer,
+        responses={201: MemoryEntrySerializer, **error_responses(400, 413)},
         tags=["memory"],
     )
     def post(self, request):
-        data = validated(MemoryCreateInput, request.data)
+        data = validated(MemoryCreateSerializer, request.data)
         if data["kind"] == MemoryKind.FOCUS:
             entry = memory_set_focus(content=data["content"])
         else:
             entry = memory_add_guidance(content=data["content"], meta={"via": "api", "by": request.user.get_username()})
-        return Response(MemoryEntryOutput(entry).data, status=status.HTTP_201_CREATED)
+        return Response(MemoryEntrySerializer(entry).data, status=status.HTTP_201_CREATED)

@@ -13,7 +13,7 @@ from actions.models import Task, TaskSource, TaskStatus
 from actions.selectors import task_get
 from actions.services import task_cancel, task_create
 
-from ..serializers import TaskCreateInput, TaskFilter, TaskOutput, TaskUpdateInput
+from ..serializers import TaskCreateSerializer, TaskFilter, TaskSerializer, TaskUpdateSerializer
 from ..services import task_update
 from .base import ApiListView, ApiView, error_responses, validated
 
@@ -23,53 +23,53 @@ class TaskListApi(ApiListView):
         operation_id="tasks_list",
         summary="Tasks, most urgent (then oldest) first",
         parameters=[TaskFilter],
-        responses={200: TaskOutput(many=True), **error_responses(400, 404)},
+        responses={200: TaskSerializer(many=True), **error_responses(400, 404)},
         tags=["tasks"],
     )
     def get(self, request):
         filters = self.query(TaskFilter)
         tasks = Task.objects.filter(**filters).order_by("priority", "created_at", "id")
-        return self.paginated(tasks, TaskOutput)
+        return self.paginated(tasks, TaskSerializer)
 
     @extend_schema(
         operation_id="tasks_create",
         summary="Add a task for the agent (source `api`)",
-        request=TaskCreateInput,
-        responses={201: TaskOutput, **error_responses(400)},
+        request=TaskCreateSerializer,
+        responses={201: TaskSerializer, **error_responses(400, 413)},
         tags=["tasks"],
     )
     def post(self, request):
-        data = validated(TaskCreateInput, request.data)
+        data = validated(TaskCreateSerializer, request.data)
         task = task_create(**data, source=TaskSource.API)
-        return Response(TaskOutput(task).data, status=status.HTTP_201_CREATED)
+        return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
 
 class TaskDetailApi(ApiView):
     @extend_schema(
         operation_id="tasks_retrieve",
         summary="One task, with its result or error",
-        responses={200: TaskOutput, **error_responses(404)},
+        responses={200: TaskSerializer, **error_responses(404)},
         tags=["tasks"],
     )
     def get(self, request, pk: int):
-        return Response(TaskOutput(task_get(task_id=pk)).data)
+        return Response(TaskSerializer(task_get(task_id=pk)).data)
 
     @extend_schema(
         operation_id="tasks_partial_update",
         summary="Edit a pending task, or cancel it with {\"status\": \"cancelled\"}",
-        request=TaskUpdateInput,
-        responses={200: TaskOutput, **error_responses(400, 404, 409)},
+        request=TaskUpdateSerializer,
+        responses={200: TaskSerializer, **error_responses(400, 413, 404, 409)},
         tags=["tasks"],
     )
     def patch(self, request, pk: int):
-        data = validated(TaskUpdateInput, request.data)
+        data = validated(TaskUpdateSerializer, request.data)
         if data.get("status") == TaskStatus.CANCELLED:
             task = task_cancel(task_id=pk)
         elif data:
             task = task_update(task_id=pk, **data)
         else:
             task = task_get(task_id=pk)
-        return Response(TaskOutput(task).data)
+        return Response(TaskSerializer(task).data)
 
     @extend_schema(
         operation_id="tasks_cancel",
@@ -77,11 +77,11 @@ class TaskDetailApi(ApiView):
         description="A pending task becomes `cancelled`; an already cancelled one is returned "
         "unchanged; a running, done or failed task is a 409.",
         request=None,
-        responses={200: TaskOutput, **error_responses(404, 409)},
+        responses={200: TaskSerializer, **error_responses(404, 409)},
         tags=["tasks"],
     )
     def delete(self, request, pk: int):
         task = task_get(task_id=pk)
         if task.status != TaskStatus.CANCELLED:
             task = task_cancel(task_id=pk)
-        return Response(TaskOutput(task).data)
+        return Response(TaskSerializer(task).data)

@@ -1,0 +1,78 @@
+"""Admin login limiting (django-axes 8, as configured in settings): after
+AXES_FAILURE_LIMIT failures the attempt that reaches the limit and every later one,
+right password or not, is answered 429; the lockout counts per IP address and,
+separately, per username (AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"])."""
+
+import pytest
+from axes.models import AccessAttempt
+from axes.utils import reset
+from django.conf import settings
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/admin/login/?next=/admin/"
+PASSWORD = "the-right-password-42"
+LOCKED = 429
+
+
+@pytest.fixture(autouse=True)
+def clean_axes():
+    reset()
+    yield
+    reset()
+
+
+@pytest.fixture
+def master(django_user_model):
+    return django_user_model.objects.create_superuser("master", "master@example.com", PASSWORD)
+
+
+def login(client, username: str, password: str, ip: str = "10.0.0.1"):
+    return client.post(LOGIN, {"username": username, "password": password}, REMOTE_ADDR=ip)
+
+
+def fail(client, times: int, *, username: str = "master", ip: str = "10.0.0.1") -> list[int]:
+    return [login(client, username, "wrong", ip).status_code for _ in range(times)]
+
+
+def test_the_configuration_under_test():
+    assert settings.AXES_FAILURE_LIMIT == 5
+    assert settings.AXES_LOCKOUT_PARAMETERS == ["ip_address", "username"]
+
+
+def test_after_the_failure_limit_even_the_right_password_is_refused(client, master):
+    limit = settings.AXES_FAILURE_LIMIT
+    # Failures below the limit show the login form again; the one reaching it is locked out.
+    assert fail(client, limit) == [200] * (limit - 1) + [LOCKED]
+    response = login(client, "master", PASSWORD)
+    assert response.status_code == LOCKED
+    assert b"too many login attempts" in response.content
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302  # still not logged in
+
+
+def test_fewer_failures_then_the_right_password_logs_in_and_resets_the_count(client, master):
+    fail(client, settings.AXES_FAILURE_LIMIT - 1)
+    response = login(client, "master", PASSWORD)
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert not AccessAttempt.objects.filter(username="master").exists()  # AXES_RESET_ON_SUCCESS
+
+
+def test_the_lockout_is_per_username_and_per_ip(client, django_user_model, master):
+    django_user_model.objects.create_superuser("deputy", "deputy@example.com", PASSWORD)
+    fail(client, settings.AXES_FAILURE_LIMIT, username="master", ip="10.0.0.1")
+    # The username is locked from any address ...
+    assert login(client, "master", PASSWORD, ip="10.0.0.2").status_code == LOCKED
+    # ... and the address is locked for any username ...
+    assert login(client, "deputy", PASSWORD, ip="10.0.0.1").status_code == LOCKED
+    # ... but another user from another address is not affected.
+    response = login(client, "deputy", PASSWORD, ip="10.0.0.3")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_resetting_axes_lifts_the_lockout(client, master):
+    fail(client, settings.AXES_FAILURE_LIMIT)
+    assert login(client, "master", PASSWORD).status_code == LOCKED
+    reset(username="master")
+    reset(ip="10.0.0.1")
+    assert login(client, "master", PASSWORD).status_code == 302
