@@ -120,7 +120,9 @@ def approval_approve(*, approval_id: int, by: str, via: str = Surface.SYSTEM, no
         meta={"approval_id": approval.pk, "status": "approved"},
         cycle_id=approval.cycle_id,
     )
-    transaction.on_commit(lambda: _queue_execution(approval.pk))
+    # robust: a broker outage must not turn a recorded approval into an error; the sweep
+    # (approval_execute_stranded) picks it up.
+    transaction.on_commit(lambda: _queue_execution(approval.pk), robust=True)
     return approval
 
 
@@ -128,6 +130,16 @@ def _queue_execution(approval_id: int) -> None:
     from django_q.tasks import async_task
 
     async_task("decisions.tasks.approval_execute_task", approval_id, task_name=f"approval-{approval_id}-execute")
+
+
+def approval_execute_stranded(*, older_than_seconds: int = 120) -> int:
+    """Sweep: execute approved decisions whose queued execution never ran (broker down,
+    worker lost before it started). The claim in approval_execute keeps it exactly-once."""
+    cutoff = utc_now() - timedelta(seconds=older_than_seconds)
+    stranded = Approval.objects.filter(
+        status=ApprovalStatus.APPROVED, result__isnull=True, decided_at__lte=cutoff
+    ).values_list("pk", flat=True)
+    return sum(1 for approval_id in list(stranded[:100]) if approval_execute(approval_id=approval_id))
 
 
 @transaction.atomic

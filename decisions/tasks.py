@@ -1,6 +1,6 @@
 """Django-Q2 tasks: thin wrappers over the services (Django-Q2 owns their retries)."""
 
-from .approvals import approval_execute, approval_expire_due
+from .approvals import approval_execute, approval_execute_stranded, approval_expire_due
 from .services import cycle_run, proactive_tick
 
 
@@ -8,8 +8,9 @@ def proactive_tick_task() -> str:
     return proactive_tick()
 
 
-def approval_expire_task() -> int:
-    return approval_expire_due()
+def approval_expire_task() -> dict:
+    """The approvals sweep: expire overdue ones, execute approved ones left behind."""
+    return {"expired": approval_expire_due(), "executed": approval_execute_stranded()}
 
 
 def approval_execute_task(approval_id: int) -> str:

@@ -3,10 +3,11 @@
 Application errors (`budget.errors.ApplicationError` and its subclasses, raised by the
 services) are mapped by their `kind`: "not_found" -> 404, a state conflict -> 409,
 anything else -> 400. DRF's own errors keep their status (401, 403, 404, 405, 415, 429)
-and gain a `code`; validation errors keep their per-field messages under `errors`.
+and gain a `code`; validation errors keep their per-field messages under `errors`; a
+body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django would answer an HTML 400).
 """
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -17,6 +18,12 @@ from budget.errors import ApplicationError
 # `kind`s that mean "it exists, but its state forbids the change".
 CONFLICT_KINDS = frozenset({"conflict", "not_runnable"})
 RESERVED_KEYS = frozenset({"detail", "code", "errors"})
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body larger than the server accepts."
+    default_code = "request_too_large"
 
 
 def application_error_status(error: ApplicationError) -> int:
@@ -43,7 +50,9 @@ def _code_of(exc: exceptions.APIException) -> str:
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         return _application_error_response(exc)
-    if isinstance(exc, Http404):
+    if isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE (Django's own cap)
+        exc = RequestTooLarge()
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -36,7 +36,7 @@ def fail(client, times: int, *, username: str = "master", ip: str = "10.0.0.1") 
 
 
 def test_the_configuration_under_test():
-    assert settings.AXES_FAILURE_LIMIT == 5
+    assert settings.AXES_FAILURE_LIMIT >= 2  # 5 unless AXES_FAILURE_LIMIT says otherwise
     assert settings.AXES_LOCKOUT_PARAMETERS == ["ip_address", "username"]
 
 

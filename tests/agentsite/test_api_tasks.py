@@ -161,3 +161,11 @@ def test_cancelled_tasks_are_kept_and_listed(api):
     task = make()
     task_cancel(task_id=task.pk)
     assert api.get("/api/tasks/?status=cancelled").json()["count"] == 1
+
+
+def test_a_body_over_the_upload_cap_is_a_json_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    response = api.post("/api/tasks/", {"title": "ok", "description": "x" * 20_000}, format="json")
+    assert response.status_code == 413
+    assert response.json()["code"] == "request_too_large"
+    assert not Task.objects.exists()

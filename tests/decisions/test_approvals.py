@@ -119,3 +119,16 @@ def test_an_overdue_approval_is_expired_before_and_after_the_sweep(master, setti
 def test_a_pending_approval_is_listed_as_pending(master):
     approval = pending_decision()
     assert list(approval_list(status="pending")) == [approval]
+
+
+def test_an_approval_whose_execution_was_never_queued_is_executed_by_the_sweep(master):
+    from decisions.approvals import approval_execute_stranded
+
+    approval = pending_decision("meditate", certainty=0.5)
+    approval_approve(approval_id=approval.pk, by="master", via="api")  # on_commit never runs here
+    assert approval_execute_stranded() == 0  # too fresh: its queued task may still come
+    with time_machine.travel(utc_now() + timedelta(minutes=5), tick=False):
+        assert approval_execute_stranded() == 1
+        assert approval_execute_stranded() == 0
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.EXECUTED

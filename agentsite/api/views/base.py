@@ -1,9 +1,7 @@
 """What every API view shares: JSON bodies, guarded ids, filter validation, error docs."""
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import status
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
 from rest_framework.views import APIView
@@ -20,27 +18,9 @@ ERROR_DESCRIPTIONS = {
     403: "Authenticated, but not a staff user.",
     404: "No such object.",
     409: "The object's state forbids the change (e.g. the approval is no longer pending).",
-    413: "Request body larger than DATA_UPLOAD_MAX_MEMORY_SIZE.",
+    413: "Request body larger than the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
     429: "Too many requests (throttled); see the Retry-After header.",
 }
-
-
-class RequestTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body too large."
-    default_code = "request_too_large"
-
-
-class LimitedJSONParser(JSONParser):
-    """JSON bodies up to DATA_UPLOAD_MAX_MEMORY_SIZE: DRF reads the stream itself, which
-    skips the cap Django applies to `request.body` and forms."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        length = parser_context["request"].META.get("CONTENT_LENGTH") or "0"
-        if limit is not None and length.isdigit() and int(length) > limit:
-            raise RequestTooLarge()
-        return super().parse(stream, media_type, parser_context)
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
@@ -58,7 +38,7 @@ def validated(serializer_class, data) -> dict:
 
 
 class ApiMixin:
-    parser_classes = [LimitedJSONParser]
+    parser_classes = [JSONParser]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
