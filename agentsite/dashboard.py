@@ -5,6 +5,7 @@ markup out; no database, no settings, no clock), so they are unit-tested directl
 need no JavaScript or CDN. Every piece of text that goes into the markup is escaped.
 """
 
+import math
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from html import escape
@@ -135,6 +136,16 @@ def cumulative(values: Sequence[int]) -> list[int]:
     return out
 
 
+def nice_ticks(top: float, *, count: int = 4) -> list[float]:
+    """Round axis values from 0 up to at most `top`: steps of 1, 2, 2.5 or 5 x 10^k."""
+    if top <= 0:
+        return [0.0]
+    raw = top / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return [i * step for i in range(int(top // step) + 1)]
+
+
 def _num(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
@@ -187,8 +198,11 @@ def usage_line_svg(*, hourly: Sequence[int], limit: int, now_hours: float | None
             'stroke="currentColor" stroke-opacity="0.08"/>'
         )
         parts.append(_text(x(hour), HEIGHT - BOTTOM + 16, f"{hour:02d}:00", anchor="middle"))
-    for quarter in range(0, 5):
-        value = y_max / 1.08 * quarter / 4
+    for value in nice_ticks(y_max):
+        parts.append(
+            f'<line x1="{LEFT}" y1="{_num(y(value))}" x2="{LEFT + plot_w}" y2="{_num(y(value))}" '
+            'stroke="currentColor" stroke-opacity="0.08"/>'
+        )
         parts.append(_text(LEFT - 6, y(value) + 4, tokens_short(value), anchor="end"))
     # Even pace: the limit spread evenly over the day.
     if limit > 0:
@@ -260,8 +274,7 @@ def history_bars_svg(*, days: Sequence[dict], limit: int) -> SafeString:
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}" '
         'stroke="currentColor" stroke-opacity="0.4"/>'
     )
-    for quarter in range(0, 5):
-        value = y_max / 1.08 * quarter / 4
+    for value in nice_ticks(y_max):
         parts.append(_text(LEFT - 6, y(value) + 4, tokens_short(value), anchor="end"))
     slot = plot_w / len(days)
     bar_w = slot * 0.7
@@ -291,12 +304,16 @@ def history_bars_svg(*, days: Sequence[dict], limit: int) -> SafeString:
             f"<title>proactive limit: {int(limit):,} tokens</title></line>"
         )
         parts.append(_text(LEFT + plot_w + 6, y(limit) + 4, f"limit {tokens_short(limit)}", extra=f' fill="{colour}"'))
-    legend_y = TOP + 12
-    parts.append(
-        f'<rect x="{LEFT + plot_w + 6}" y="{legend_y + 16}" width="10" height="10" fill="{LEVEL_COLOURS["ok"]}"/>'
-    )
-    parts.append(_text(LEFT + plot_w + 20, legend_y + 25, "proactive"))
-    parts.append(f'<rect x="{LEFT + plot_w + 6}" y="{legend_y + 32}" width="10" height="10" fill="#90a4ae"/>')
-    parts.append(_text(LEFT + plot_w + 20, legend_y + 41, "reactive"))
+    # Legend: proactive bars take their day's level colour; reactive is grey.
+    legend_x, legend_y = LEFT + plot_w + 6, TOP + 40
+    parts.append(_text(legend_x, legend_y, "proactive:"))
+    for row, level in enumerate(("ok", "warning", "critical", "exhausted"), start=1):
+        parts.append(
+            f'<rect x="{legend_x}" y="{legend_y + row * 16 - 9}" width="10" height="10" '
+            f'fill="{LEVEL_COLOURS[level]}"/>'
+        )
+        parts.append(_text(legend_x + 14, legend_y + row * 16, level))
+    parts.append(f'<rect x="{legend_x}" y="{legend_y + 87}" width="10" height="10" fill="#90a4ae"/>')
+    parts.append(_text(legend_x + 14, legend_y + 96, "reactive"))
     parts.append("</svg>")
     return mark_safe("".join(parts))

@@ -9,4 +9,5 @@ urlpatterns = [
     path("admin/agent/", include("agentsite.admin_views")),  # the agent dashboard (before admin/)
     path("admin/", admin.site.urls),
     path("api/", include("agentsite.api.urls")),
+    path("telegram/", include("telegrambot.urls")),
 ]

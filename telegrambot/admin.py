@@ -84,3 +84,89 @@ class NotificationAdmin(admin.ModelAdmin):
                 messages.warning(request, f"#{notification_id} not retried: {exc}")
         if queued:
             messages.success(request, f"Queued {len(queued)} notification(s) for delivery now.")
+
+
+# --- the Telegram app's own models (appended) ------------------------------------------
+
+from .models import ChatMessage, TelegramUpdate, UpdateStatus  # noqa: E402
+from .services import update_retry  # noqa: E402
+
+
+@admin.register(ChatMessage)
+class ChatMessageAdmin(admin.ModelAdmin):
+    """Every chat's messages, strangers' included (filter "is master: No" to see who knocked)."""
+
+    list_display = ("id", "created_at", "chat_id", "direction", "is_master", "kind", "sender", "short_text")
+    list_filter = ("is_master", "direction", "kind")
+    search_fields = ("text", "username", "first_name", "=chat_id")
+    date_hierarchy = "created_at"
+    list_per_page = 50
+    readonly_fields = (
+        "chat_id", "direction", "kind", "is_master", "text", "user_id", "username", "first_name",
+        "telegram_message_id", "reply_to_message_id", "update_id", "created_at",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="from")
+    def sender(self, obj: ChatMessage) -> str:
+        if obj.username:
+            return f"@{obj.username}"
+        return obj.first_name or (str(obj.user_id) if obj.user_id else "-")
+
+    @admin.display(description="text")
+    def short_text(self, obj: ChatMessage) -> str:
+        return obj.text[:80] + ("…" if len(obj.text) > 80 else "")
+
+
+@admin.register(TelegramUpdate)
+class TelegramUpdateAdmin(admin.ModelAdmin):
+    """The inbox of updates, read-only; a failed one can be put back for another try."""
+
+    list_display = ("update_id", "received_at", "source", "update_kind", "status", "attempts", "short_error",
+                    "processed_at")
+    list_filter = ("status", "source")
+    search_fields = ("=update_id", "last_error")
+    date_hierarchy = "received_at"
+    list_per_page = 50
+    actions = ("retry_now",)
+    fields = ("update_id", "source", "status", "attempts", "last_error", "next_attempt_at", "processing_until",
+              "received_at", "processed_at", "payload_block")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Model level only: it enables the "Retry now" action; rows are never edited.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="kind")
+    def update_kind(self, obj: TelegramUpdate) -> str:
+        return obj.kind
+
+    @admin.display(description="last error")
+    def short_error(self, obj: TelegramUpdate) -> str:
+        return obj.last_error[:80] + ("…" if len(obj.last_error) > 80 else "")
+
+    @admin.display(description="payload")
+    def payload_block(self, obj: TelegramUpdate) -> str:
+        return pre_block(obj.payload)
+
+    @admin.action(description="Retry now", permissions=("change",))
+    def retry_now(self, request, queryset):
+        queued = 0
+        for update_id in queryset.exclude(status=UpdateStatus.PROCESSED).values_list("update_id", flat=True):
+            update_retry(update_id=update_id)
+            queued += 1
+        if queued:
+            messages.success(request, f"Queued {queued} update(s) for another try.")
+        else:
+            messages.info(request, "Nothing to retry: the selected updates were processed.")

@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from actions.models import PRIORITY_LEAST_URGENT, PRIORITY_MOST_URGENT, Skill, Task, TaskStatus
 from budget.models import LedgerEntry, Scope
-from decisions.models import Approval, ApprovalKind, ApprovalStatus, Cycle, CycleStatus
+from decisions.models import Approval, ApprovalKind, ApprovalStatus, Cycle, CycleStatus, Surface
 from decisions.selectors import approval_effective_status
 from memory.models import MemoryEntry, MemoryKind
 
@@ -39,13 +39,33 @@ class StrictInputSerializer(serializers.Serializer):
 
 
 class StrictQuerySerializer(StrictInputSerializer):
-    # Query-string filters. Only the filters and the paginator's `page` are accepted.
+    # Query-string filters. Besides them, only the paginator's `page` and DRF's `format`.
 
-    ALLOWED_EXTRA = frozenset({"page"})
+    ALLOWED_EXTRA = frozenset({"page", "format"})
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
             data = {key: data[key] for key in data if key not in self.ALLOWED_EXTRA}
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string only: DRF's CharField would turn 12 or 1.5 into "12" / "1.5"."""
+
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: DRF's IntegerField would accept "3" and 3.0."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
         return super().to_internal_value(data)
 
 
@@ -183,6 +203,8 @@ class ApprovalSerializer(serializers.ModelSerializer):
         help_text="the effective status: a pending approval past its deadline is `expired`"
     )
     cycle_id = serializers.IntegerField(read_only=True, allow_null=True)
+    # Declared: a read-only model field would lose `allow_blank` (empty until decided).
+    decided_via = serializers.ChoiceField(choices=Surface.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Approval
@@ -199,14 +221,14 @@ class ApprovalSerializer(serializers.ModelSerializer):
 
 
 class ApprovalNoteSerializer(StrictInputSerializer):
-    note = serializers.CharField(
+    note = StrictCharField(
         max_length=NOTE_MAX, required=False, allow_blank=True, default="",
         help_text="why: remembered by the agent",
     )
 
 
 class ApprovalAnswerSerializer(StrictInputSerializer):
-    answer = serializers.CharField(max_length=ANSWER_MAX)
+    answer = StrictCharField(max_length=ANSWER_MAX)
 
 
 # --- tasks --------------------------------------------------------------------------------
@@ -229,24 +251,24 @@ class TaskSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def _priority_field(**kwargs) -> serializers.IntegerField:
-    return serializers.IntegerField(
+def _priority_field(**kwargs) -> StrictIntegerField:
+    return StrictIntegerField(
         min_value=PRIORITY_MOST_URGENT, max_value=PRIORITY_LEAST_URGENT,
         help_text="1 = most urgent … 5 = least", **kwargs,
     )
 
 
 class TaskCreateSerializer(StrictInputSerializer):
-    title = serializers.CharField(max_length=TITLE_MAX)
-    description = serializers.CharField(max_length=DESCRIPTION_MAX, required=False, allow_blank=True, default="")
+    title = StrictCharField(max_length=TITLE_MAX)
+    description = StrictCharField(max_length=DESCRIPTION_MAX, required=False, allow_blank=True, default="")
     priority = _priority_field(required=False, default=3)
 
 
 class TaskUpdateSerializer(StrictInputSerializer):
     """Edit a pending task, or cancel it with `{"status": "cancelled"}` (not both at once)."""
 
-    title = serializers.CharField(max_length=TITLE_MAX, required=False)
-    description = serializers.CharField(max_length=DESCRIPTION_MAX, required=False, allow_blank=True)
+    title = StrictCharField(max_length=TITLE_MAX, required=False)
+    description = StrictCharField(max_length=DESCRIPTION_MAX, required=False, allow_blank=True)
     priority = _priority_field(required=False)
     status = serializers.ChoiceField(
         choices=[(TaskStatus.CANCELLED.value, TaskStatus.CANCELLED.label)], required=False,
@@ -290,7 +312,7 @@ class MemoryEntrySerializer(serializers.ModelSerializer):
 
 
 class MemoryCreateSerializer(StrictInputSerializer):
-    content = serializers.CharField(max_length=MEMORY_CONTENT_MAX)
+    content = StrictCharField(max_length=MEMORY_CONTENT_MAX)
     kind = serializers.ChoiceField(
         choices=[
             (MemoryKind.GUIDANCE.value, MemoryKind.GUIDANCE.label),

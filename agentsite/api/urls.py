@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from . import schema  # noqa: F401  (registers the OpenAPI extensions)
 from .views import agent, approvals, budget, cycles, memory, skills, tasks
 
 app_name = "api"
@@ -49,5 +50,5 @@ urlpatterns = [
     path("agent/pause/", agent.AgentPauseApi.as_view(), name="agent-pause"),
     path("agent/resume/", agent.AgentResumeApi.as_view(), name="agent-resume"),
     path("agent/run-cycle/", agent.AgentRunCycleApi.as_view(), name="agent-run-cycle"),
-    re_path(r"^(.*/)?$", api_not_found),
+    re_path(r"^(?:[\s\S]*/)?$", api_not_found),  # [\s\S]: ids with newlines too
 ]

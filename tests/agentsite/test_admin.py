@@ -63,6 +63,7 @@ CHANGELISTS = [
     APPROVALS, "/admin/decisions/cycle/", "/admin/decisions/notification/", "/admin/budget/ledgerentry/",
     "/admin/budget/dailycounter/", "/admin/budget/reservation/", "/admin/memory/memoryentry/",
     "/admin/actions/task/", "/admin/actions/skill/", "/admin/django_q/schedule/",
+    "/admin/telegrambot/chatmessage/", "/admin/telegrambot/telegramupdate/",
 ]
 
 
@@ -149,7 +150,8 @@ def test_approve_selected_runs_the_service_and_execution_follows(
         assert approval.status == ApprovalStatus.EXECUTED
         assert (approval.decided_by, approval.decided_via) == ("admin", "admin")
     assert MemoryEntry.objects.filter(kind=MemoryKind.REFLECTION).count() == 2  # meditate ran twice
-    assert MemoryEntry.objects.filter(kind=MemoryKind.OUTCOME, content__startswith="The Master approved meditate").count() == 2
+    outcomes = MemoryEntry.objects.filter(kind=MemoryKind.OUTCOME, content__startswith="The Master approved meditate")
+    assert outcomes.count() == 2
     assert "Approved 2 approval(s)" in response.content.decode()
 
 
@@ -165,7 +167,8 @@ def test_reject_selected_and_a_double_decision_is_a_message_not_an_error(admin_c
     assert "Rejected 1 approval(s)" in html
     approval.refresh_from_db()
     assert (approval.status, approval.decided_via, approval.decided_by) == ("rejected", "admin", "admin")
-    assert MemoryEntry.objects.filter(kind=MemoryKind.OUTCOME, content__startswith="The Master rejected meditate").count() == 2
+    outcomes = MemoryEntry.objects.filter(kind=MemoryKind.OUTCOME, content__startswith="The Master rejected meditate")
+    assert outcomes.count() == 2
 
 
 def test_approving_a_question_from_the_list_is_refused_with_a_message(admin_client, master):
@@ -383,3 +386,17 @@ def test_tasks_and_skills_have_full_crud_and_admin_tasks_come_from_the_admin(adm
 def test_reservations_are_listed_read_only(admin_client, world):
     assert admin_client.get(f"/admin/budget/reservation/{world['reservation'].pk}/delete/").status_code == 403
     assert Reservation.objects.count() == 1
+
+
+def test_staff_without_the_change_permission_can_look_but_not_decide(client, django_user_model, master):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_approval"))
+    client.force_login(viewer)
+    approval = pending()
+    page = client.get(f"{APPROVALS}{approval.pk}/change/")
+    assert page.status_code == 200 and b'id="approve-button"' not in page.content
+    assert client.post(f"{APPROVALS}{approval.pk}/approve/").status_code == 403
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.PENDING

@@ -13,6 +13,7 @@ from agentsite.dashboard import (
     dashboard_hourly_usage,
     history_bars_svg,
     level_for_ratio,
+    nice_ticks,
     tokens_short,
     usage_line_svg,
 )
@@ -33,7 +34,8 @@ def rect_heights(svg: str, cls: str) -> dict[str, float]:
     found = {}
     for tag in re.findall(r"<rect [^>]*>", svg):
         if f"{cls} " in tag or f'{cls}"' in tag:
-            found[re.search(r'data-date="([^"]*)"', tag).group(1)] = float(re.search(r'height="([\d.]+)"', tag).group(1))
+            day = re.search(r'data-date="([^"]*)"', tag).group(1)
+            found[day] = float(re.search(r'height="([\d.]+)"', tag).group(1))
     return found
 
 
@@ -109,6 +111,14 @@ def test_usage_chart_with_no_usage_or_no_limit_still_renders():
 def test_svg_text_is_escaped():
     svg = history_bars_svg(days=[{"date": "<script>alert(1)</script>", "proactive": 1, "reactive": 0}], limit=10)
     assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_axis_ticks_are_round_numbers():
+    assert nice_ticks(7_560_000) == [0, 2_000_000, 4_000_000, 6_000_000]
+    assert nice_ticks(1080) == [0, 500, 1000]
+    assert nice_ticks(10_800) == [0, 5000, 10_000]
+    assert nice_ticks(2_000) == [0, 500, 1000, 1500, 2000]
+    assert nice_ticks(0) == [0.0]
 
 
 def test_small_helpers():
@@ -237,3 +247,13 @@ def test_the_dashboard_renders_with_no_data_at_all(admin_client):
 def test_dates_in_history_labels_are_short():
     svg = history_bars_svg(days=[{"date": date(2026, 3, 9).isoformat(), "proactive": 5, "reactive": 0}], limit=10)
     assert ">03-09</text>" in svg
+
+
+@pytest.mark.django_db
+def test_staff_without_the_permission_see_the_dashboard_but_cannot_pause(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("viewer", password="x", is_staff=True))
+    page = client.get(DASHBOARD)
+    assert page.status_code == 200 and b'id="pause-button"' not in page.content
+    refused = client.post(TOGGLE, {"action": "pause"}, follow=True)
+    assert b"may not pause" in refused.content
+    assert not AgentState.objects.filter(paused=True).exists()

@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from ..serializers import ErrorSerializer
@@ -38,7 +39,10 @@ def validated(serializer_class, data) -> dict:
 
 
 class ApiMixin:
+    # JSON in, JSON out: people use the Swagger UI at /api/docs/ (DRF's browsable API
+    # would need querysets and forms these thin views don't have).
     parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authentication, permissions, throttles

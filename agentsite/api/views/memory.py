@@ -12,6 +12,8 @@ from .base import ApiListView, error_responses, validated
 
 
 class MemoryListApi(ApiListView):
+    serializer_class = MemoryCreateSerializer  # what OPTIONS describes for POST (DRF's metadata needs one)
+
     @extend_schema(
         operation_id="memory_list",
         summary="Memory entries, newest first",

@@ -19,6 +19,8 @@ from .base import ApiListView, ApiView, error_responses, validated
 
 
 class TaskListApi(ApiListView):
+    serializer_class = TaskCreateSerializer  # what OPTIONS describes for POST (DRF's metadata needs one)
+
     @extend_schema(
         operation_id="tasks_list",
         summary="Tasks, most urgent (then oldest) first",

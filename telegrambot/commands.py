@@ -1,0 +1,249 @@
+"""The Master's commands: what each does and the text of its reply.
+
+`command_reply(name=..., args=..., actor=...)` runs one command (sync, ORM allowed) and
+returns the reply; no model is ever called. Bad arguments and refused transitions come
+back as a one-line usage or error message, never an exception.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from actions.errors import TaskInvalid
+from actions.models import TaskSource
+from actions.selectors import task_list_open, tasks_count_open
+from actions.services import TITLE_MAX_CHARS, task_create
+from budget.errors import ApplicationError
+from budget.selectors import budget_stats
+from decisions.agent import agent_pause, agent_resume
+from decisions.approvals import approval_answer, approval_approve, approval_reject
+from decisions.models import ApprovalKind, ApprovalStatus, Surface
+from decisions.selectors import agent_status, approval_list
+from memory.selectors import memory_recent
+
+LIST_LIMIT = 20
+MEMORY_DEFAULT = 5
+MEMORY_MAX = 20
+LINE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    usage: str
+    summary: str
+    run: Callable[[str, str], str]  # (args, actor) -> reply
+
+
+class UsageError(Exception):
+    """Bad arguments: the reply is the command's usage line."""
+
+
+# --- the commands ---------------------------------------------------------------------------
+
+
+def _status(args: str, actor: str) -> str:
+    status = agent_status()
+    stats = budget_stats()["proactive"]
+    if status["paused"]:
+        state = "Paused (no proactive cycles until /resume; chat still works)"
+    else:
+        nxt = _when(status["next_cycle_at"])
+        state = f"Running; next cycle {nxt}" if nxt else "Running; next cycle at the next tick"
+    last = status["last_cycle"]
+    if last is None:
+        last_line = "Last cycle: none yet"
+    else:
+        what = last["action"] or "no action"
+        outcome = last["result_status"] or last["reason"] or "-"
+        when = _when(status["last_cycle_at"])
+        last_line = f"Last cycle #{last['id']}{f' ({when})' if when else ''}: {last['status']}, {what}, result {outcome}"
+    lines = [
+        state,
+        last_line,
+        f"Budget: {stats['level']}, {stats['used']:,} of {stats['limit']:,} proactive tokens used today "
+        f"({stats['usage_ratio']:.0%}), {stats['remaining']:,} left",
+        f"Open tasks: {tasks_count_open()}; pending approvals: {status['pending_approvals']}",
+    ]
+    if status["consecutive_failures"]:
+        lines.append(f"Consecutive failed cycles: {status['consecutive_failures']}")
+    return "\n".join(lines)
+
+
+def _budget(args: str, actor: str) -> str:
+    stats = budget_stats()
+    p = stats["proactive"]
+    usage = stats["token_usage_today"]
+    return "\n".join([
+        f"Budget for {stats['date']} (UTC day)",
+        f"Proactive: {usage['proactive']:,} used, {p['reserved']:,} reserved, of {p['limit']:,} "
+        f"({p['usage_ratio']:.1%})",
+        f"Remaining: {p['remaining']:,}",
+        f"Level: {p['level']}",
+        f"Reactive (chat): {usage['reactive']:,} used (recorded, not limited)",
+    ])
+
+
+def _tasks(args: str, actor: str) -> str:
+    tasks = task_list_open(limit=LIST_LIMIT)
+    if not tasks:
+        return "No open tasks. Add one with /task <what to do>."
+    total = tasks_count_open()
+    lines = [f"Open tasks ({total}{f', first {len(tasks)}' if total > len(tasks) else ''}):"]
+    lines += [f"#{t.pk} [p{t.priority}] {_short(t.title)} ({t.status})" for t in tasks]
+    return "\n".join(lines)
+
+
+def _task(args: str, actor: str) -> str:
+    text = args.strip()
+    if not text:
+        raise UsageError
+    first, _, rest = text.partition("\n")
+    title = " ".join(first.split())
+    description = rest.strip()
+    if len(title) > TITLE_MAX_CHARS:  # keep every word: the full text becomes the description
+        title, description = title[: TITLE_MAX_CHARS - 1] + "…", text
+    try:
+        task = task_create(title=title, description=description, source=TaskSource.TELEGRAM)
+    except TaskInvalid as exc:
+        return f"Not added: {exc.message}"
+    return f"Added task #{task.pk}: {task.title}"
+
+
+def _approvals(args: str, actor: str) -> str:
+    approvals = approval_list(status=ApprovalStatus.PENDING, limit=LIST_LIMIT)
+    if not approvals:
+        return "No pending approvals."
+    lines = [f"Pending approvals ({len(approvals)}):"]
+    for a in approvals:
+        what = f"decision: {a.action}" if a.kind == ApprovalKind.DECISION else f"question: {_short(a.question, 200)}"
+        lines.append(f"#{a.pk} {what} (expires {a.expires_at:%Y-%m-%d %H:%M} UTC)")
+    lines.append("Decide with /approve <id>, /reject <id> [reason] or /answer <id> <text>.")
+    return "\n".join(lines)
+
+
+def _approve(args: str, actor: str) -> str:
+    approval_id, _ = _id_and_rest(args)
+    approval_approve(approval_id=approval_id, by=actor, via=Surface.TELEGRAM)
+    return f"Approved #{approval_id}; it will be carried out shortly."
+
+
+def _reject(args: str, actor: str) -> str:
+    approval_id, reason = _id_and_rest(args)
+    approval_reject(approval_id=approval_id, by=actor, via=Surface.TELEGRAM, note=reason)
+    return f"Rejected #{approval_id}" + (" (reason noted)." if reason else ".")
+
+
+def _answer(args: str, actor: str) -> str:
+    approval_id, text = _id_and_rest(args)
+    if not text:
+        raise UsageError
+    approval_answer(approval_id=approval_id, answer=text, by=actor, via=Surface.TELEGRAM)
+    return f"Answered #{approval_id}. Thank you."
+
+
+def _pause(args: str, actor: str) -> str:
+    agent_pause()
+    return "Paused: no proactive cycles until /resume. Chat and commands still work."
+
+
+def _resume(args: str, actor: str) -> str:
+    agent_resume()
+    return "Resumed: the next cycle starts within a minute."
+
+
+def _memory(args: str, actor: str) -> str:
+    words = args.split()
+    if len(words) > 1:
+        raise UsageError
+    n = MEMORY_DEFAULT
+    if words:
+        if not _is_number(words[0]) or not 1 <= int(words[0]) <= MEMORY_MAX:
+            raise UsageError
+        n = int(words[0])
+    entries = memory_recent(limit=n)
+    if not entries:
+        return "Memory is empty so far."
+    lines = [f"Recent memory ({len(entries)}):"]
+    lines += [f"[{e.created_at:%m-%d %H:%M}] {e.kind}: {_short(e.content)}" for e in entries]
+    return "\n".join(lines)
+
+
+def _help(args: str, actor: str) -> str:
+    lines = ["I am your agent. Write to me to chat; reply to a question of mine to answer it.", "Commands:"]
+    lines += [f"/{c.name}{f' {c.usage}' if c.usage else ''} - {c.summary}" for c in COMMANDS.values() if c.name != "start"]
+    return "\n".join(lines)
+
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in [
+        Command("status", "", "paused or running, the last cycle, the budget", _status),
+        Command("budget", "", "today's token usage and what is left", _budget),
+        Command("tasks", "", "open tasks", _tasks),
+        Command("task", "<text>", "add a task (first line: title)", _task),
+        Command("approvals", "", "approvals waiting for you", _approvals),
+        Command("approve", "<id>", "approve a decision", _approve),
+        Command("reject", "<id> [reason]", "reject a decision or question", _reject),
+        Command("answer", "<id> <text>", "answer a question", _answer),
+        Command("pause", "", "stop proactive cycles", _pause),
+        Command("resume", "", "start them again", _resume),
+        Command("memory", f"[n, 1-{MEMORY_MAX}]", f"the last n memory entries (default {MEMORY_DEFAULT})", _memory),
+        Command("help", "", "this list", _help),
+        Command("start", "", "this list", _help),
+    ]
+}
+
+
+def command_reply(*, name: str, args: str, actor: str) -> str:
+    """Run the command `name` (without the slash) with its argument text."""
+    command = COMMANDS.get(name.lower())
+    if command is None:
+        return unknown_command_text(name)
+    try:
+        return command.run(args or "", actor)
+    except UsageError:
+        return f"Usage: /{command.name} {command.usage}".rstrip()
+    except ApplicationError as exc:
+        return _sentence(exc.message) + "."
+
+
+def unknown_command_text(name: str) -> str:
+    return f"Unknown command /{name[:40]}. /help lists what I understand."
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _id_and_rest(args: str) -> tuple[int, str]:
+    """'12 some reason' -> (12, 'some reason'); '#12' works too; UsageError otherwise."""
+    parts = args.strip().split(maxsplit=1)
+    if not parts:
+        raise UsageError
+    head = parts[0].removeprefix("#")
+    if not _is_number(head) or not 0 < int(head) < 2**63:
+        raise UsageError
+    return int(head), (parts[1].strip() if len(parts) > 1 else "")
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    try:
+        return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M} UTC"
+    except ValueError:
+        return iso
+
+
+def _short(text: str, limit: int = LINE_CHARS) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip().rstrip(".")
+    return text[:1].upper() + text[1:]

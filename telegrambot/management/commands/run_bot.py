@@ -1,0 +1,192 @@
+"""Receive Telegram updates by long polling (when no webhook is used).
+
+Each round asks getUpdates for what came (waiting up to --timeout seconds), stores every
+update through the same path as the webhook (`update_store`, idempotent on update_id),
+handles the new ones in order (`update_process`), then confirms them with the next
+offset and delivers the outbox, so replies go out even without a worker. Network
+trouble is logged and retried with backoff; SIGINT/SIGTERM stop it after the current
+update.
+
+    manage.py run_bot               poll until stopped
+    manage.py run_bot --once        one round, without waiting (for tests and cron)
+    manage.py run_bot --if-polling  exit 0 at once when no token is set or TELEGRAM_WEBHOOK_URL
+                                    is (what scripts/run-dev.sh starts)
+"""
+
+import logging
+import signal
+import threading
+import time
+import warnings
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
+
+from telegrambot.application import ALLOWED_UPDATES
+from telegrambot.bot import BotSession, telegram_configured
+from telegrambot.delivery import outbox_deliver
+from telegrambot.models import UpdateSource
+from telegrambot.services import UpdateInvalid, error_summary, update_process, update_store
+
+logger = logging.getLogger("telegrambot.polling")
+
+POLL_TIMEOUT_SECONDS = 25
+BACKOFF_START_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 60.0
+CONFLICT_BACKOFF_SECONDS = 30.0
+BATCH_LIMIT = 100
+
+
+class _Stop(Exception):
+    """Raised by the signal handler to cut a long poll short."""
+
+
+class Command(BaseCommand):
+    help = "Long-poll Telegram for updates and handle them (when no webhook is set)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="one getUpdates round without waiting, then exit")
+        parser.add_argument(
+            "--if-polling", action="store_true",
+            help="exit 0 straight away when there is no bot token or TELEGRAM_WEBHOOK_URL is set",
+        )
+        parser.add_argument("--timeout", type=int, default=POLL_TIMEOUT_SECONDS,
+                            help=f"seconds getUpdates waits for an update (default {POLL_TIMEOUT_SECONDS})")
+
+    def handle(self, *args, once: bool, if_polling: bool, timeout: int, **options):
+        if not telegram_configured():
+            if if_polling:
+                self.stdout.write("Telegram polling not started: TELEGRAM_BOT_TOKEN is not set.")
+                return
+            raise CommandError("TELEGRAM_BOT_TOKEN is not set")
+        if settings.TELEGRAM_WEBHOOK_URL:
+            message = ("Telegram polling not started: TELEGRAM_WEBHOOK_URL is set, so updates arrive by "
+                       "webhook (unset it and run `manage.py telegram_webhook delete` to poll instead).")
+            if if_polling:
+                self.stdout.write(message)
+                return
+            raise CommandError(message)
+        self._stopping = False
+        self._waiting = False
+        self._offset: int | None = None
+        restore = self._install_signal_handlers()
+        try:
+            if once:
+                try:
+                    self._round(session_timeout=0)
+                except TelegramError as exc:
+                    raise CommandError(f"getUpdates failed: {error_summary(exc)}") from None
+            else:
+                self.stdout.write("Polling Telegram for updates; Ctrl-C to stop.")
+                self._run(timeout=max(timeout, 0))
+        finally:
+            restore()
+        self.stdout.write("Telegram polling stopped.")
+
+    # --- the loop ---------------------------------------------------------------------
+    def _run(self, *, timeout: int) -> None:
+        backoff = BACKOFF_START_SECONDS
+        while not self._stopping:
+            try:
+                self._round(session_timeout=timeout)
+                backoff = BACKOFF_START_SECONDS
+            except _Stop:
+                break
+            except InvalidToken as exc:
+                raise CommandError(f"Telegram rejected the bot token: {error_summary(exc)}") from None
+            except RetryAfter as exc:
+                self._sleep(_retry_after_seconds(exc), "rate limited by Telegram")
+            except Conflict as exc:
+                logger.error("getUpdates refused (%s): a webhook is set for this bot (`manage.py "
+                             "telegram_webhook delete`) or another poller is running", error_summary(exc))
+                self._sleep(CONFLICT_BACKOFF_SECONDS, "conflict")
+            except TelegramError as exc:  # network trouble, 5xx, timeouts
+                logger.warning("getUpdates failed: %s", error_summary(exc))
+                self._sleep(backoff, "network error")
+                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+            except Exception as exc:  # a bug, or the database away: keep polling, loudly
+                logger.exception("Polling round failed: %s", error_summary(exc))
+                self._sleep(backoff, "unexpected error")
+                backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+
+    def _round(self, *, session_timeout: int) -> None:
+        """One getUpdates call; store and handle what came; deliver the outbox."""
+        with BotSession() as session:
+            self._waiting = True
+            try:
+                if self._stopping:
+                    raise _Stop
+                updates = session.call(lambda bot: _get_updates(bot, offset=self._offset, timeout=session_timeout))
+            finally:
+                self._waiting = False
+        handled = 0
+        for payload in updates:
+            try:
+                update, created = update_store(payload=payload, source=UpdateSource.POLLING)
+            except UpdateInvalid as exc:
+                logger.error("getUpdates returned something that is not an Update (%s); skipped", exc.message)
+                continue
+            # Confirmed with the next getUpdates: stored now, so never lost (the sweep retries it).
+            self._offset = update.update_id + 1
+            if created:
+                result = update_process(update_id=update.update_id)
+                handled += 1
+                logger.info("Update %s: %s", update.update_id, result)
+            if self._stopping:
+                break
+        if handled:
+            outbox_deliver()
+
+    # --- stopping ---------------------------------------------------------------------
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+        def stop(signum, frame):
+            self._stopping = True
+            if self._waiting:  # in a long poll: nothing to finish, leave now
+                raise _Stop
+
+        for sig in previous:
+            signal.signal(sig, stop)
+
+        def restore():
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
+
+    def _sleep(self, seconds: float, why: str) -> None:
+        logger.info("Polling paused for %.0f s (%s)", seconds, why)
+        deadline = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(min(0.5, deadline - time.monotonic()))
+
+
+async def _get_updates(bot, *, offset: int | None, timeout: int) -> list[dict]:
+    """getUpdates, returning the updates' JSON exactly as Telegram sent it (what the
+    webhook stores too), not PTB objects."""
+    kwargs = {"timeout": timeout, "limit": BATCH_LIMIT, "allowed_updates": ALLOWED_UPDATES}
+    if offset is not None:
+        kwargs["offset"] = offset
+    with warnings.catch_warnings():  # PTB suggests bot.get_updates, which parses the JSON
+        warnings.filterwarnings("ignore", category=PTBUserWarning, message=".*Bot.getUpdates.*")
+        result = await bot.do_api_request(
+            "getUpdates", api_kwargs=kwargs, read_timeout=bot_read_timeout(timeout),
+        )
+    return list(result or [])
+
+
+def bot_read_timeout(poll_timeout: int) -> float:
+    return poll_timeout + float(getattr(settings, "TELEGRAM_REQUEST_TIMEOUT_SECONDS", 10.0))
+
+
+def _retry_after_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)

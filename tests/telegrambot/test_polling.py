@@ -1,0 +1,202 @@
+"""`manage.py run_bot`: long polling through the same store-and-process path as the webhook."""
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from decisions.models import Notification
+from telegrambot.management.commands.run_bot import Command as RunBot
+from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
+from tests.telegrambot._support import MASTER, STRANGER, WEBHOOK_SECRET, bot, message, tap  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def run_once() -> None:
+    call_command("run_bot", "--once")
+
+
+def outcome() -> dict:
+    """What handling left behind: the conversation and what was sent, without ids and times."""
+    return {
+        "updates": sorted((u.update_id, u.status, u.attempts) for u in TelegramUpdate.objects.all()),
+        "messages": sorted((m.chat_id, m.direction, m.kind, m.is_master, m.text)
+                           for m in ChatMessage.objects.all()),
+    }
+
+
+def test_polling_handles_what_getupdates_returns(bot, claude):
+    claude.reply_text("Polled hello.")
+    bot.push_update(message("/status"))
+    bot.push_update(message("hello"))
+
+    run_once()
+
+    assert TelegramUpdate.objects.filter(status=UpdateStatus.PROCESSED, source=UpdateSource.POLLING).count() == 2
+    texts = bot.texts(MASTER)
+    assert texts[0].startswith("Running") and texts[1] == "Polled hello."
+    [poll] = bot.calls("getUpdates")
+    assert json.loads(poll["allowed_updates"]) == ["message", "callback_query"]
+
+
+def test_polling_and_the_webhook_give_the_same_result(bot, claude, client, django_capture_on_commit_callbacks):
+    updates = [message("/pause"), message("How are you?"), message("spam", chat_id=STRANGER),
+               tap("bogus")]
+
+    claude.reply_text("Fine.")
+    for update in updates:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/telegram/webhook/", data=json.dumps(update), content_type="application/json",
+                                   HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=WEBHOOK_SECRET)
+        assert response.status_code == 200
+    by_webhook, webhook_texts = outcome(), bot.texts()
+    webhook_answers = [c.get("text") for c in bot.calls("answerCallbackQuery")]
+
+    for model in (TelegramUpdate, ChatMessage, Notification):
+        model.objects.all().delete()
+    bot.reset()
+    claude.reply_text("Fine.")
+    for update in updates:
+        bot.push_update(update)
+    run_once()
+
+    assert outcome() == by_webhook
+    assert bot.texts() == webhook_texts
+    assert [c.get("text") for c in bot.calls("answerCallbackQuery")] == webhook_answers
+    assert len(webhook_texts) == 3  # the command's reply, the chat reply, the stranger's notice
+
+
+def test_the_offset_confirms_what_was_stored(bot):
+    first = bot.push_update(message("/status"))
+    command = RunBot()
+    command._stopping, command._waiting, command._offset = False, False, None
+
+    command._round(session_timeout=0)
+    second = bot.push_update(message("/budget"))
+    command._round(session_timeout=0)
+
+    polls = bot.calls("getUpdates")
+    assert "offset" not in polls[0]
+    assert polls[1]["offset"] == str(first["update_id"] + 1)
+    assert command._offset == second["update_id"] + 1
+
+
+def test_an_update_already_stored_is_not_handled_again(bot):
+    update = bot.push_update(message("/status"))
+    run_once()
+    bot.push_update(update)  # Telegram sends it again (e.g. the offset was never confirmed)
+
+    run_once()
+
+    assert TelegramUpdate.objects.get().attempts == 1
+    assert len(bot.texts(MASTER)) == 1
+
+
+def test_network_errors_are_retried_with_backoff(bot):
+    bot.fail(502, method="getUpdates", times=1)
+    bot.push_update(message("/status"))
+    command = RunBot()
+    command._stopping, command._waiting, command._offset = False, False, None
+    rounds, sleeps = [], []
+    real_round = command._round
+
+    def counting_round(**kwargs):
+        rounds.append(kwargs)
+        try:
+            real_round(**kwargs)
+        finally:
+            if len(rounds) >= 2:
+                command._stopping = True
+
+    command._round = counting_round
+    command._sleep = lambda seconds, why: sleeps.append((seconds, why))
+
+    command._run(timeout=0)
+
+    assert sleeps == [(1.0, "network error")]
+    assert len(rounds) == 2
+    assert TelegramUpdate.objects.get().status == UpdateStatus.PROCESSED
+
+
+def test_a_webhook_in_the_way_is_a_conflict(bot):
+    bot.webhook = {"url": "https://example.test/telegram/webhook/"}
+
+    with pytest.raises(CommandError, match="Conflict"):
+        run_once()
+
+
+@pytest.mark.parametrize("token, url, expected", [
+    ("", "", "TELEGRAM_BOT_TOKEN is not set"),
+    ("123:abc", "https://example.test/telegram/webhook/", "TELEGRAM_WEBHOOK_URL is set"),
+])
+def test_if_polling_exits_quietly_when_polling_is_not_wanted(settings, fake_telegram, capsys, token, url, expected):
+    settings.TELEGRAM_BOT_TOKEN = token
+    settings.TELEGRAM_WEBHOOK_URL = url
+    settings.TELEGRAM_API_BASE_URL = f"{fake_telegram.url}/bot"
+
+    call_command("run_bot", "--if-polling")
+
+    assert expected in capsys.readouterr().out
+    assert fake_telegram.requests == []
+
+
+def test_without_if_polling_a_missing_token_is_an_error(settings):
+    settings.TELEGRAM_BOT_TOKEN = ""
+
+    with pytest.raises(CommandError, match="TELEGRAM_BOT_TOKEN"):
+        call_command("run_bot", "--once")
+
+
+# --- telegram_webhook -------------------------------------------------------------------------
+
+
+def test_webhook_set_registers_the_secret_and_the_update_kinds(bot, capsys):
+    call_command("telegram_webhook", "set", "https://agent.example/telegram/webhook/")
+
+    assert bot.webhook["url"] == "https://agent.example/telegram/webhook/"
+    assert bot.webhook["secret_token"] == WEBHOOK_SECRET
+    assert bot.webhook["allowed_updates"] == ["message", "callback_query"]
+    out = capsys.readouterr()
+    assert WEBHOOK_SECRET not in out.out + out.err and "TEST-token" not in out.out + out.err
+
+
+def test_webhook_set_refuses_without_a_secret(bot, settings):
+    settings.TELEGRAM_WEBHOOK_SECRET = ""
+
+    with pytest.raises(CommandError, match="TELEGRAM_WEBHOOK_SECRET"):
+        call_command("telegram_webhook", "set", "https://agent.example/telegram/webhook/")
+    assert bot.webhook == {}
+
+
+def test_webhook_set_uses_the_configured_url(bot, settings):
+    settings.TELEGRAM_WEBHOOK_URL = "https://configured.example/telegram/webhook/"
+
+    call_command("telegram_webhook", "set")
+
+    assert bot.webhook["url"] == "https://configured.example/telegram/webhook/"
+
+
+def test_webhook_info_and_delete(bot, capsys):
+    call_command("telegram_webhook", "set", "https://agent.example/telegram/webhook/")
+    bot.push_update(message("/status"))
+    capsys.readouterr()
+
+    call_command("telegram_webhook", "info")
+    info = capsys.readouterr().out
+    call_command("telegram_webhook", "delete")
+
+    assert "url: https://agent.example/telegram/webhook/" in info
+    assert "pending updates: 1" in info
+    assert "last error: none" in info
+    assert WEBHOOK_SECRET not in info and "TEST-token" not in info
+    assert bot.webhook == {}
+
+
+def test_webhook_errors_are_reported_without_the_token(bot):
+    bot.fail(401, method="getWebhookInfo")
+
+    with pytest.raises(CommandError) as caught:
+        call_command("telegram_webhook", "info")
+
+    assert "TEST-token" not in str(caught.value)

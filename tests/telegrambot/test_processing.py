@@ -1,0 +1,184 @@
+"""The one handling path: a stored update is processed once; a failure leaves it for the
+retry sweep (attempt counted, short secret-free error), up to MAX_ATTEMPTS; never dropped."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import DatabaseError
+
+from budget.clock import utc_now
+from telegrambot import services
+from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
+from telegrambot.services import (
+    MAX_ATTEMPTS,
+    PROCESSING_LEASE,
+    update_process,
+    update_retry,
+    update_store,
+    updates_retry_due,
+)
+from telegrambot.delivery import outbox_deliver
+from telegrambot.tasks import update_process_task, updates_retry_task
+from tests.conftest import TEST_BOT_TOKEN
+from tests.telegrambot._support import MASTER, bot, handle, message, next_update_id, stored  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+def make_due() -> None:
+    TelegramUpdate.objects.filter(status=UpdateStatus.RECEIVED).update(next_attempt_at=utc_now() - timedelta(seconds=1))
+
+
+def test_two_updates_in_a_row_each_run_on_a_fresh_event_loop(bot, claude):
+    claude.reply_text("one")
+    claude.reply_text("two")
+
+    assert handle(message("/status")) == "processed"
+    assert handle(message("first")) == "processed"
+    assert handle(message("second")) == "processed"
+    assert update_process_task(next_update_id()).endswith("skipped")  # unknown id: nothing to do
+
+    assert bot.texts(MASTER)[1:] == ["one", "two"]
+
+
+def test_a_processed_update_is_not_processed_again(bot):
+    update = message("/status")
+    handle(update)
+
+    assert update_process(update_id=update["update_id"]) == "skipped"
+    assert stored(update).attempts == 1
+    assert len(bot.sent_messages) == 1
+
+
+def test_an_update_claimed_by_a_live_worker_is_left_to_it(bot):
+    update = message("/status")
+    update_store(payload=update)
+    TelegramUpdate.objects.update(processing_until=utc_now() + PROCESSING_LEASE)
+
+    assert update_process(update_id=update["update_id"]) == "skipped"
+    TelegramUpdate.objects.update(processing_until=utc_now() - timedelta(seconds=1))  # the worker died
+    assert update_process(update_id=update["update_id"]) == "processed"
+
+
+def test_without_a_token_nothing_is_processed_or_counted(bot, settings):
+    update = message("/status")
+    update_store(payload=update)
+    settings.TELEGRAM_BOT_TOKEN = ""
+
+    assert update_process(update_id=update["update_id"]) == "skipped"
+    assert updates_retry_due() == {"processed": 0, "retrying": 0, "failed": 0, "skipped": 0}
+    assert (stored(update).status, stored(update).attempts) == (UpdateStatus.RECEIVED, 0)
+
+
+def test_a_bad_stored_payload_is_retried_then_processed_once_fixed(bot):
+    update = message("/status")
+    broken = {**update, "message": "not a message"}
+    update_store(payload=broken)
+
+    assert update_process(update_id=update["update_id"]) == "retrying"
+
+    row = stored(update)
+    assert (row.status, row.attempts, row.processing_until) == (UpdateStatus.RECEIVED, 1, None)
+    assert row.last_error.startswith("attempt 1 of 5 failed: ")
+    assert len(row.last_error) <= 500
+    assert row.next_attempt_at > utc_now()
+    assert updates_retry_due()["processed"] == 0  # not due yet
+
+    TelegramUpdate.objects.update(payload=update)
+    make_due()
+    assert updates_retry_task() == {"processed": 1, "retrying": 0, "failed": 0, "skipped": 0}
+
+    row = stored(update)
+    assert (row.status, row.attempts, row.last_error) == (UpdateStatus.PROCESSED, 2, "")
+    outbox_deliver()
+    assert len(bot.texts(MASTER)) == 1
+
+
+def test_a_database_failure_in_a_handler_is_retried_and_answered_once(bot, claude, monkeypatch):
+    claude.reply_text("Hello!")
+    real = services.reply_send
+    calls = []
+
+    def flaky(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:
+            raise DatabaseError("connection lost")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "reply_send", flaky)
+    update = message("Hello?")
+
+    assert handle(update) == "retrying"
+    assert stored(update).last_error.startswith("attempt 1 of 5 failed: DatabaseError: connection lost")
+    assert bot.texts(MASTER) == []
+
+    make_due()
+    claude.reply_text("Hello!")
+    updates_retry_due()
+    outbox_deliver()
+    assert stored(update).status == UpdateStatus.PROCESSED
+    assert bot.texts(MASTER) == ["Hello!"]
+    assert ChatMessage.objects.filter(update_id=update["update_id"]).count() == 2  # in and out, once each
+
+
+def test_last_error_never_holds_the_token_or_the_secret(bot, settings, monkeypatch):
+    settings.TELEGRAM_WEBHOOK_SECRET = "webhook-secret-value-42"
+
+    def leaky(**kwargs):
+        raise RuntimeError(f"boom {TEST_BOT_TOKEN} webhook-secret-value-42")
+
+    monkeypatch.setattr(services, "command_handle", leaky)
+    update = message("/status")
+
+    assert handle(update) == "retrying"
+
+    error = stored(update).last_error
+    assert "RuntimeError: boom" in error
+    assert TEST_BOT_TOKEN not in error and TEST_BOT_TOKEN.partition(":")[2] not in error
+    assert "webhook-secret-value-42" not in error
+
+
+def test_an_update_failing_every_time_is_marked_failed_after_the_last_attempt(bot):
+    update = {**message("/status"), "message": "still broken"}
+    update_store(payload=update)
+
+    results = [update_process(update_id=update["update_id"])]
+    for _ in range(MAX_ATTEMPTS - 1):
+        make_due()
+        results += [outcome for outcome, n in updates_retry_due().items() if n]
+
+    assert results == ["retrying"] * (MAX_ATTEMPTS - 1) + ["failed"]
+    row = stored(update)
+    assert (row.status, row.attempts, row.next_attempt_at) == (UpdateStatus.FAILED, MAX_ATTEMPTS, None)
+    assert row.last_error.startswith(f"gave up after {MAX_ATTEMPTS} attempts")
+    make_due()
+    assert updates_retry_due()["processed"] == 0  # failed rows wait for a person
+
+    TelegramUpdate.objects.update(payload=message("/status", update_id=update["update_id"]))
+    update_retry(update_id=update["update_id"])
+    assert update_process(update_id=update["update_id"]) == "processed"
+
+
+def test_update_store_is_idempotent_and_validates(bot):
+    update = message("/status")
+
+    first, created = update_store(payload=update, source=UpdateSource.POLLING)
+    again, created_again = update_store(payload={**update, "message": None})
+
+    assert (created, created_again) == (True, False)
+    assert first.pk == again.pk and again.payload == update and again.source == UpdateSource.POLLING
+    for bad in ([], {"update_id": "1"}, {"update_id": None}, {"update_id": 2**63}):
+        with pytest.raises(services.UpdateInvalid):
+            update_store(payload=bad)
+
+
+def test_the_sweep_processes_oldest_first(bot):
+    later, earlier = message("/tasks"), message("/status")
+    later["update_id"], earlier["update_id"] = 900_002, 900_001
+    update_store(payload=later)
+    update_store(payload=earlier)
+    make_due()
+
+    assert updates_retry_due()["processed"] == 2
+    outbox_deliver()
+    assert bot.texts(MASTER)[0].startswith("Running")

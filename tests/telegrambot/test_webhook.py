@@ -1,0 +1,177 @@
+"""POST /telegram/webhook/: the secret check, the body check, idempotent storage, and the
+hand-over to the worker (Django-Q2 runs tasks inline in tests)."""
+
+import json
+import logging
+
+import pytest
+
+from decisions.models import Notification
+from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
+from telegrambot.views import SECRET_HEADER
+from tests.conftest import TEST_BOT_TOKEN
+from tests.telegrambot._support import MASTER, WEBHOOK_SECRET, bot, message, stored, tap  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+URL = "/telegram/webhook/"
+HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
+
+
+def post(client, body, *, secret: str | None = WEBHOOK_SECRET, raw: bool = False):
+    data = body if raw else json.dumps(body)
+    extra = {HEADER: secret} if secret is not None else {}
+    return client.post(URL, data=data, content_type="application/json", **extra)
+
+
+def deliver(client, body, capture, **kwargs):
+    """POST with the on-commit hooks run, as after a real commit: processing and delivery inline."""
+    with capture(execute=True):
+        return post(client, body, **kwargs)
+
+
+# --- refusals -----------------------------------------------------------------------------
+
+
+def test_the_header_name_is_telegrams():
+    assert SECRET_HEADER == "X-Telegram-Bot-Api-Secret-Token"
+
+
+@pytest.mark.parametrize("secret, token", [("", TEST_BOT_TOKEN), (WEBHOOK_SECRET, "")])
+def test_the_webhook_is_off_without_a_secret_or_a_token(client, settings, secret, token):
+    settings.TELEGRAM_WEBHOOK_SECRET = secret
+    settings.TELEGRAM_BOT_TOKEN = token
+
+    response = post(client, message("hi"), secret=WEBHOOK_SECRET)
+
+    assert response.status_code == 404
+    assert not TelegramUpdate.objects.exists()
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong-secret", WEBHOOK_SECRET + "x", WEBHOOK_SECRET[:-1]])
+def test_a_missing_or_wrong_secret_is_forbidden(client, bot, secret, caplog):
+    caplog.set_level(logging.INFO)
+
+    response = post(client, message("hi"), secret=secret)
+
+    assert response.status_code == 403
+    assert WEBHOOK_SECRET.encode() not in response.content
+    assert WEBHOOK_SECRET not in caplog.text
+    assert not TelegramUpdate.objects.exists()
+
+
+def test_get_is_not_allowed(client, bot):
+    response = client.get(URL, **{HEADER: WEBHOOK_SECRET})
+
+    assert response.status_code == 405
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"",
+        json.dumps([1, 2]).encode(),
+        json.dumps("update").encode(),
+        json.dumps({"message": {"text": "no update id"}}).encode(),
+        json.dumps({"update_id": "12"}).encode(),
+        json.dumps({"update_id": True}).encode(),
+        json.dumps({"update_id": 1.5}).encode(),
+        json.dumps({"update_id": -1}).encode(),
+    ],
+)
+def test_a_body_that_is_not_an_update_is_a_bad_request(client, bot, body):
+    response = post(client, body, raw=True)
+
+    assert response.status_code == 400
+    assert not TelegramUpdate.objects.exists()
+
+
+# --- acceptance ----------------------------------------------------------------------------
+
+
+def test_an_update_is_stored_processed_and_answered(client, bot, django_capture_on_commit_callbacks):
+    update = message("/status")
+
+    response = deliver(client, update, django_capture_on_commit_callbacks)
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+    row = stored(update)
+    assert (row.status, row.source, row.attempts, row.last_error) == (UpdateStatus.PROCESSED, UpdateSource.WEBHOOK, 1, "")
+    assert row.payload == update
+    assert row.processed_at is not None
+    [reply] = bot.sent_messages
+    assert reply["chat_id"] == MASTER and reply["text"].startswith("Running")
+
+
+def test_the_answer_does_not_wait_for_processing(client, bot):
+    """Without the commit hooks run (as inside a request), the update is stored and left to the worker."""
+    update = message("/status")
+
+    response = post(client, update)
+
+    assert response.status_code == 200
+    assert stored(update).status == UpdateStatus.RECEIVED
+    assert bot.sent_messages == []
+
+
+def test_a_redelivered_update_is_processed_once(client, bot, claude, django_capture_on_commit_callbacks):
+    claude.reply_text("Hello, Master.")
+    update = message("Hello?")
+
+    first = deliver(client, update, django_capture_on_commit_callbacks)
+    second = deliver(client, update, django_capture_on_commit_callbacks)
+    third = deliver(client, {**update, "message": {**update["message"], "text": "changed"}},
+                    django_capture_on_commit_callbacks)
+
+    assert [r.status_code for r in (first, second, third)] == [200, 200, 200]
+    assert TelegramUpdate.objects.count() == 1
+    assert stored(update).payload["message"]["text"] == "Hello?"
+    assert len(claude.message_requests) == 1
+    assert bot.texts(MASTER) == ["Hello, Master."]
+    assert ChatMessage.objects.count() == 2
+
+
+def test_two_webhooks_in_a_row_each_get_a_fresh_event_loop(client, bot, django_capture_on_commit_callbacks):
+    for text in ("/status", "/budget", "/tasks"):
+        assert deliver(client, message(text), django_capture_on_commit_callbacks).status_code == 200
+
+    assert TelegramUpdate.objects.filter(status=UpdateStatus.PROCESSED).count() == 3
+    assert len(bot.sent_messages) == 3
+
+
+def test_a_button_tap_goes_the_same_way(client, bot, django_capture_on_commit_callbacks):
+    response = deliver(client, tap("nonsense"), django_capture_on_commit_callbacks)
+
+    assert response.status_code == 200
+    [answer] = bot.calls("answerCallbackQuery")
+    assert answer["text"] == "Unknown action"
+
+
+def test_an_update_whose_task_could_not_be_queued_waits_for_the_sweep(
+    client, bot, monkeypatch, django_capture_on_commit_callbacks
+):
+    import django_q.tasks
+
+    from telegrambot.services import updates_retry_due
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    update = message("/status")
+    with monkeypatch.context() as patch:
+        patch.setattr(django_q.tasks, "async_task", broker_down)
+        response = deliver(client, update, django_capture_on_commit_callbacks)
+    assert response.status_code == 200
+    assert stored(update).status == UpdateStatus.RECEIVED
+
+    assert updates_retry_due()["processed"] == 0  # not yet: the queued task gets its chance first
+    TelegramUpdate.objects.update(next_attempt_at=stored(update).received_at)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert updates_retry_due()["processed"] == 1
+
+    assert stored(update).status == UpdateStatus.PROCESSED
+    assert len(bot.sent_messages) == 1
+    assert Notification.objects.count() == 1
