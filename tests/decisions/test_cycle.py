@@ -8,7 +8,7 @@ import time_machine
 from budget.clock import next_utc_midnight, utc_now
 from budget.models import LedgerEntry, Reservation, ReservationStatus, Scope
 from decisions.agent import agent_pause, agent_state_get, cycle_lock_acquire
-from decisions.models import AgentState, Approval, ApprovalStatus, Cycle, CycleStatus, Notification
+from decisions.models import AgentState, Approval, Cycle, CycleStatus, Notification
 from decisions.services import cycle_run, proactive_tick
 from memory.models import MemoryEntry, MemoryKind
 from tests.factories import decision, decision_text

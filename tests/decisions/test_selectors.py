@@ -17,7 +17,7 @@ def fill(memory: int, tasks: int) -> None:
         MemoryEntry(kind=kinds[i % len(kinds)], content=f"entry {i} " + "x" * 2_000) for i in range(memory)
     )
     Task.objects.bulk_create(
-        Task(title=f"task {i} " + "t" * 300, description="d" * 5_000, source="api") for i in range(tasks)
+        Task(title=f"task {i} " + "t" * 180, description="d" * 5_000, source="api") for i in range(tasks)
     )
 
 

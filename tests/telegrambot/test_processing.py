@@ -182,3 +182,33 @@ def test_the_sweep_processes_oldest_first(bot):
     assert updates_retry_due()["processed"] == 2
     outbox_deliver()
     assert bot.texts(MASTER)[0].startswith("Running")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_never_handle_one_update_twice(bot, claude):
+    import threading
+
+    from django.db import connection
+
+    update = message("Hello?")
+    update_store(payload=update)
+    barrier = threading.Barrier(2)
+    results = []
+
+    def worker():
+        try:
+            barrier.wait()
+            results.append(update_process(update_id=update["update_id"]))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(results) == ["processed", "skipped"]
+    assert len(claude.message_requests) == 1
+    assert bot.texts(MASTER) == ["ok"]

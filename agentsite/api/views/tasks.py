@@ -14,7 +14,7 @@ from actions.selectors import task_get
 from actions.services import task_cancel, task_create
 
 from ..serializers import TaskCreateSerializer, TaskFilter, TaskSerializer, TaskUpdateSerializer
-from ..services import task_update
+from actions.services import task_update
 from .base import ApiListView, ApiView, error_responses, validated
 
 

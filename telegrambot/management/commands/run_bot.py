@@ -13,6 +13,7 @@ update.
                                     is (what scripts/run-dev.sh starts)
 """
 
+import asyncio
 import logging
 import signal
 import threading
@@ -41,7 +42,7 @@ BATCH_LIMIT = 100
 
 
 class _Stop(Exception):
-    """Raised by the signal handler to cut a long poll short."""
+    """The long poll was cut short by SIGINT/SIGTERM."""
 
 
 class Command(BaseCommand):
@@ -77,6 +78,8 @@ class Command(BaseCommand):
             if once:
                 try:
                     self._round(session_timeout=0)
+                except _Stop:
+                    pass
                 except TelegramError as exc:
                     raise CommandError(f"getUpdates failed: {error_summary(exc)}") from None
             else:
@@ -120,6 +123,8 @@ class Command(BaseCommand):
                 if self._stopping:
                     raise _Stop
                 updates = session.call(lambda bot: _get_updates(bot, offset=self._offset, timeout=session_timeout))
+            except asyncio.CancelledError:  # the signal handler cancelled the long poll
+                raise _Stop from None
             finally:
                 self._waiting = False
         handled = 0
@@ -148,8 +153,12 @@ class Command(BaseCommand):
 
         def stop(signum, frame):
             self._stopping = True
-            if self._waiting:  # in a long poll: nothing to finish, leave now
-                raise _Stop
+            if self._waiting:  # in a long poll: nothing to finish, so cancel it and leave now
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    return
+                loop.call_soon_threadsafe(_cancel_all, loop)
 
         for sig in previous:
             signal.signal(sig, stop)
@@ -165,6 +174,11 @@ class Command(BaseCommand):
         deadline = time.monotonic() + seconds
         while not self._stopping and time.monotonic() < deadline:
             time.sleep(min(0.5, deadline - time.monotonic()))
+
+
+def _cancel_all(loop) -> None:
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
 
 
 async def _get_updates(bot, *, offset: int | None, timeout: int) -> list[dict]:
