@@ -1,9 +1,7 @@
-"""The outbox in the admin: what the agent told (or failed to tell) the Master.
-
-The Notification model belongs to `decisions`; its admin lives here, beside the delivery
-service whose `notification_retry` the "Retry now" action calls (decisions must not
-import the transport above it). The telegrambot app has no models of its own yet, so
-messages from strangers are not stored or shown anywhere.
+"""Telegram in the admin: the outbox (what the agent told, or failed to tell, the Master),
+the conversations (strangers' messages included: filter by "is master") and the stored
+updates. The Notification model belongs to `decisions`; its admin sits here with the
+transport that delivers it. "Retry now" calls `decisions.outbox.notification_retry`.
 """
 
 from django.contrib import admin, messages
@@ -88,8 +86,8 @@ class NotificationAdmin(admin.ModelAdmin):
 
 # --- the Telegram app's own models (appended) ------------------------------------------
 
-from .models import ChatMessage, TelegramUpdate, UpdateStatus  # noqa: E402
-from .services import update_retry  # noqa: E402
+from .models import ChatMessage, TelegramUpdate, UpdateStatus
+from .services import update_retry
 
 
 @admin.register(ChatMessage)

@@ -61,8 +61,8 @@ def _status(args: str, actor: str) -> str:
     lines = [
         state,
         last_line,
-        f"Budget: {stats['level']}, {stats['used']:,} of {stats['limit']:,} proactive tokens used today "
-        f"({stats['usage_ratio']:.0%}), {stats['remaining']:,} left",
+        (f"Budget: {stats['level']}, {stats['used']:,} of {stats['limit']:,} proactive tokens used today "
+         f"({stats['usage_ratio']:.0%}), {stats['remaining']:,} left"),
         f"Open tasks: {tasks_count_open()}; pending approvals: {status['pending_approvals']}",
     ]
     if status["consecutive_failures"]:
@@ -76,8 +76,8 @@ def _budget(args: str, actor: str) -> str:
     usage = stats["token_usage_today"]
     return "\n".join([
         f"Budget for {stats['date']} (UTC day)",
-        f"Proactive: {usage['proactive']:,} used, {p['reserved']:,} reserved, of {p['limit']:,} "
-        f"({p['usage_ratio']:.1%})",
+        (f"Proactive: {usage['proactive']:,} used, {p['reserved']:,} reserved, of {p['limit']:,} "
+         f"({p['usage_ratio']:.1%})"),
         f"Remaining: {p['remaining']:,}",
         f"Level: {p['level']}",
         f"Reactive (chat): {usage['reactive']:,} used (recorded, not limited)",

@@ -16,12 +16,13 @@ def is_master_chat(chat_id: int | None) -> bool:
 
 
 def chat_history(*, chat_id: int, limit: int | None = None) -> list[ChatMessage]:
-    """The chat's last `limit` conversation messages (default MESSAGE_HISTORY_LIMIT),
-    oldest first. Commands, answers and error replies are not conversation."""
+    """The chat's last `limit` conversation messages with the Master (default
+    MESSAGE_HISTORY_LIMIT), oldest first. Commands, answers, error replies and anything
+    from before the chat was a Master's are not conversation."""
     limit = settings.MESSAGE_HISTORY_LIMIT if limit is None else limit
     if limit <= 0:
         return []
-    rows = ChatMessage.objects.filter(chat_id=chat_id, kind=MessageKind.CHAT).order_by("-created_at", "-id")
+    rows = ChatMessage.objects.filter(chat_id=chat_id, kind=MessageKind.CHAT, is_master=True).order_by("-created_at", "-id")
     return list(reversed(rows[:limit]))
 
 

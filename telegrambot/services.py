@@ -28,6 +28,7 @@ from functools import partial
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from agentsite.logging import redact
 from budget.clock import utc_now, utc_today
@@ -42,12 +43,25 @@ from decisions.approvals import (
     approval_reject,
 )
 from decisions.errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
-from decisions.models import Approval, ApprovalStatus, Notification, NotificationKind, Surface
+from decisions.models import (
+    Approval,
+    ApprovalStatus,
+    Notification,
+    NotificationKind,
+    Surface,
+)
 from decisions.outbox import notification_enqueue
 from decisions.selectors import approval_effective_status
 
 from .bot import telegram_configured
-from .models import ChatMessage, Direction, MessageKind, TelegramUpdate, UpdateSource, UpdateStatus
+from .models import (
+    ChatMessage,
+    Direction,
+    MessageKind,
+    TelegramUpdate,
+    UpdateSource,
+    UpdateStatus,
+)
 from .selectors import chat_reply_exists, question_for_reply, updates_due
 
 logger = logging.getLogger(__name__)
@@ -134,7 +148,8 @@ def update_process(*, update_id: int) -> str:
         return SKIPPED
     update = TelegramUpdate.objects.get(update_id=update_id)
 
-    from .application import update_dispatch  # PTB is loaded only when an update is handled
+    # Imported here: application imports handlers, which import this module.
+    from .application import update_dispatch
 
     try:
         update_dispatch(update.payload)
@@ -149,8 +164,19 @@ def update_process(*, update_id: int) -> str:
 
 
 def _processing_failed(update: TelegramUpdate, exc: Exception) -> str:
-    attempts = update.attempts  # already counted by the claim
     reason = error_summary(exc)
+    if _telegram_unavailable(exc):
+        # Telegram itself (getMe when the bot starts) is down or refuses the token: not the
+        # update's fault, so the attempt is not counted and the update never fails for it.
+        TelegramUpdate.objects.filter(pk=update.pk).update(
+            processing_until=None, attempts=F("attempts") - 1, next_attempt_at=utc_now() + SWEEP_GRACE,
+            last_error=error_summary_text(
+                f"Telegram unavailable: {reason}; not counted as an attempt; "
+                f"next try in {int(SWEEP_GRACE.total_seconds())} s"),
+        )
+        logger.warning("Telegram update %s waits: Telegram unavailable (%s)", update.update_id, reason)
+        return RETRYING
+    attempts = update.attempts  # already counted by the claim
     fields = {"processing_until": None}
     if attempts >= MAX_ATTEMPTS:
         fields.update(status=UpdateStatus.FAILED, next_attempt_at=None,
@@ -167,6 +193,13 @@ def _processing_failed(update: TelegramUpdate, exc: Exception) -> str:
         logger.warning("Telegram update %s: %s", update.update_id, fields["last_error"], exc_info=exc)
     TelegramUpdate.objects.filter(pk=update.pk).update(**fields)
     return result
+
+
+def _telegram_unavailable(exc: Exception) -> bool:
+    """A Bot API error that reached the handling path: the handlers' own calls (answers,
+    edits) never raise, so it comes from starting the bot (getMe): network trouble, 5xx,
+    flood control, a rejected token. A 400/403 would be the update's own doing."""
+    return isinstance(exc, TelegramError) and not isinstance(exc, (BadRequest, Forbidden))
 
 
 def retry_delay(attempts: int) -> timedelta:

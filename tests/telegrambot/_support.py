@@ -2,8 +2,6 @@
 
 import itertools
 
-import pytest
-
 from telegrambot.delivery import outbox_deliver
 from telegrambot.models import TelegramUpdate
 from telegrambot.services import update_process, update_store
@@ -44,9 +42,9 @@ def stored(payload: dict) -> TelegramUpdate:
     return TelegramUpdate.objects.get(update_id=payload["update_id"])
 
 
-@pytest.fixture
-def bot(telegram, claude, settings):
-    """Telegram (fake, Master 1001, webhook secret) and Claude (fake) configured; returns the Telegram fake."""
+def configure(telegram, settings):
+    """For each module's `bot` fixture (over `telegram` and `claude`): a webhook secret, no
+    webhook URL; returns the Telegram fake."""
     settings.TELEGRAM_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.TELEGRAM_WEBHOOK_URL = ""
     return telegram

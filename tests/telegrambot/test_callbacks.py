@@ -11,9 +11,15 @@ from decisions.models import Approval, ApprovalStatus, Surface
 from telegrambot.models import TelegramUpdate, UpdateStatus
 from telegrambot.services import callback_data_parse
 from tests.factories import decision
-from tests.telegrambot._support import MASTER, STRANGER, bot, handle, tap  # noqa: F401
+from tests.telegrambot._support import MASTER, STRANGER, configure, handle, tap
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bot(telegram, claude, settings):
+    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
+    return configure(telegram, settings)
 
 REQUEST_TEXT = "Approval needed (#1): meditate"
 

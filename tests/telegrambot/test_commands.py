@@ -16,9 +16,15 @@ from telegrambot.commands import COMMANDS
 from telegrambot.delivery import outbox_deliver
 from telegrambot.models import ChatMessage, Direction, MessageKind
 from tests.factories import decision
-from tests.telegrambot._support import MASTER, bot, handle, message  # noqa: F401
+from tests.telegrambot._support import MASTER, configure, handle, message
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bot(telegram, claude, settings):
+    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
+    return configure(telegram, settings)
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,22 @@ from django.core.management import CommandError, call_command
 from decisions.models import Notification
 from telegrambot.management.commands.run_bot import Command as RunBot
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
-from tests.telegrambot._support import MASTER, STRANGER, WEBHOOK_SECRET, bot, message, tap  # noqa: F401
+from tests.telegrambot._support import (
+    MASTER,
+    STRANGER,
+    WEBHOOK_SECRET,
+    configure,
+    message,
+    tap,
+)
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bot(telegram, claude, settings):
+    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
+    return configure(telegram, settings)
 
 
 def run_once() -> None:
@@ -200,3 +213,29 @@ def test_webhook_errors_are_reported_without_the_token(bot):
         call_command("telegram_webhook", "info")
 
     assert "TEST-token" not in str(caught.value)
+
+
+def test_the_poller_also_sweeps_waiting_updates(bot, monkeypatch):
+    """Without a worker, updates left waiting are retried by the poller itself."""
+    from budget.clock import utc_now
+    from telegrambot.management.commands import run_bot
+    from telegrambot.services import update_store
+
+    waiting = message("/status")
+    update_store(payload=waiting)
+    TelegramUpdate.objects.update(next_attempt_at=utc_now())
+    monkeypatch.setattr(run_bot, "SWEEP_INTERVAL_SECONDS", 0.0)
+    command = RunBot()
+    command._stopping, command._waiting, command._offset = False, False, None
+    real_round = command._round
+
+    def one_round(**kwargs):
+        real_round(**kwargs)
+        command._stopping = True
+
+    command._round = one_round
+
+    command._run(timeout=0)
+
+    assert TelegramUpdate.objects.get().status == UpdateStatus.PROCESSED
+    assert bot.texts(MASTER)[0].startswith("Running")

@@ -8,6 +8,7 @@ from django.db import DatabaseError
 
 from budget.clock import utc_now
 from telegrambot import services
+from telegrambot.delivery import outbox_deliver
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
 from telegrambot.services import (
     MAX_ATTEMPTS,
@@ -17,12 +18,24 @@ from telegrambot.services import (
     update_store,
     updates_retry_due,
 )
-from telegrambot.delivery import outbox_deliver
 from telegrambot.tasks import update_process_task, updates_retry_task
 from tests.conftest import TEST_BOT_TOKEN
-from tests.telegrambot._support import MASTER, bot, handle, message, next_update_id, stored  # noqa: F401
+from tests.telegrambot._support import (
+    MASTER,
+    configure,
+    handle,
+    message,
+    next_update_id,
+    stored,
+)
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bot(telegram, claude, settings):
+    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
+    return configure(telegram, settings)
 
 
 def make_due() -> None:
@@ -212,3 +225,25 @@ def test_two_workers_never_handle_one_update_twice(bot, claude):
     assert sorted(results) == ["processed", "skipped"]
     assert len(claude.message_requests) == 1
     assert bot.texts(MASTER) == ["ok"]
+
+
+def test_telegram_being_down_delays_an_update_without_counting_attempts(bot):
+    bot.fail(502, method="getMe", times=None)
+    update = message("/status")
+    update_store(payload=update)
+
+    results = [update_process(update_id=update["update_id"])]
+    for _ in range(MAX_ATTEMPTS + 2):
+        make_due()
+        results += [outcome for outcome, n in updates_retry_due().items() if n]
+
+    assert set(results) == {"retrying"}
+    row = stored(update)
+    assert (row.status, row.attempts) == (UpdateStatus.RECEIVED, 0)
+    assert row.last_error.startswith("Telegram unavailable: ") and "not counted" in row.last_error
+    assert TEST_BOT_TOKEN not in row.last_error
+
+    bot.clear_failures()
+    make_due()
+    assert updates_retry_due()["processed"] == 1
+    assert stored(update).attempts == 1

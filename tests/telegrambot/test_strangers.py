@@ -10,12 +10,24 @@ from actions.models import Task
 from decisions.agent import agent_state_get
 from decisions.approvals import approval_ask, approval_request_decision
 from decisions.models import ApprovalStatus
-from telegrambot.models import ChatMessage, Direction, MessageKind, TelegramUpdate, UpdateStatus
+from telegrambot.models import (
+    ChatMessage,
+    Direction,
+    MessageKind,
+    TelegramUpdate,
+    UpdateStatus,
+)
 from telegrambot.services import STRANGER_NOTICE
 from tests.factories import decision
-from tests.telegrambot._support import MASTER, STRANGER, bot, handle, message, tap  # noqa: F401
+from tests.telegrambot._support import MASTER, STRANGER, configure, handle, message, tap
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bot(telegram, claude, settings):
+    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
+    return configure(telegram, settings)
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,22 @@ from decisions.models import Notification
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
 from telegrambot.views import SECRET_HEADER
 from tests.conftest import TEST_BOT_TOKEN
-from tests.telegrambot._support import MASTER, WEBHOOK_SECRET, bot, message, stored, tap  # noqa: F401
+from tests.telegrambot._support import (
+    MASTER,
+    WEBHOOK_SECRET,
+    configure,
+    message,
+    stored,
+    tap,
+)
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bot(telegram, claude, settings):
+    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
+    return configure(telegram, settings)
 
 URL = "/telegram/webhook/"
 HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"

@@ -3,9 +3,10 @@
 Each round asks getUpdates for what came (waiting up to --timeout seconds), stores every
 update through the same path as the webhook (`update_store`, idempotent on update_id),
 handles the new ones in order (`update_process`), then confirms them with the next
-offset and delivers the outbox, so replies go out even without a worker. Network
-trouble is logged and retried with backoff; SIGINT/SIGTERM stop it after the current
-update.
+offset and delivers the outbox, so replies go out even without a worker (once a minute
+it also retries waiting updates and delivers due outbox rows, as the worker's schedules
+do). Network trouble is logged and retried with backoff; SIGINT/SIGTERM stop it after
+the current update.
 
     manage.py run_bot               poll until stopped
     manage.py run_bot --once        one round, without waiting (for tests and cron)
@@ -30,7 +31,13 @@ from telegrambot.application import ALLOWED_UPDATES
 from telegrambot.bot import BotSession, telegram_configured
 from telegrambot.delivery import outbox_deliver
 from telegrambot.models import UpdateSource
-from telegrambot.services import UpdateInvalid, error_summary, update_process, update_store
+from telegrambot.services import (
+    UpdateInvalid,
+    error_summary,
+    update_process,
+    update_store,
+    updates_retry_due,
+)
 
 logger = logging.getLogger("telegrambot.polling")
 
@@ -39,6 +46,7 @@ BACKOFF_START_SECONDS = 1.0
 BACKOFF_MAX_SECONDS = 60.0
 CONFLICT_BACKOFF_SECONDS = 30.0
 BATCH_LIMIT = 100
+SWEEP_INTERVAL_SECONDS = 60.0
 
 
 class _Stop(Exception):
@@ -92,10 +100,14 @@ class Command(BaseCommand):
     # --- the loop ---------------------------------------------------------------------
     def _run(self, *, timeout: int) -> None:
         backoff = BACKOFF_START_SECONDS
+        last_sweep = time.monotonic()
         while not self._stopping:
             try:
                 self._round(session_timeout=timeout)
                 backoff = BACKOFF_START_SECONDS
+                if time.monotonic() - last_sweep >= SWEEP_INTERVAL_SECONDS:
+                    last_sweep = time.monotonic()
+                    self._sweep()
             except _Stop:
                 break
             except InvalidToken as exc:
@@ -111,7 +123,7 @@ class Command(BaseCommand):
                 self._sleep(backoff, "network error")
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
             except Exception as exc:  # a bug, or the database away: keep polling, loudly
-                logger.exception("Polling round failed: %s", error_summary(exc))
+                logger.exception("Polling round failed (%s)", type(exc).__name__)
                 self._sleep(backoff, "unexpected error")
                 backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
 
@@ -144,6 +156,14 @@ class Command(BaseCommand):
                 break
         if handled:
             outbox_deliver()
+
+    def _sweep(self) -> None:
+        """What the worker's schedules also do, so polling works without a worker: retry
+        updates left waiting, deliver the outbox rows now due (both safe to run twice)."""
+        retried = updates_retry_due(limit=10, time_budget_seconds=30.0)
+        if any(retried.values()):
+            logger.info("Update retry sweep: %s", retried)
+        outbox_deliver()
 
     # --- stopping ---------------------------------------------------------------------
     def _install_signal_handlers(self):

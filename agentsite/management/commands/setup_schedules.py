@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from decisions.schedules import schedules_ensure
+from agentsite.schedules import schedules_ensure
 
 
 class Command(BaseCommand):

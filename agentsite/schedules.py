@@ -1,18 +1,19 @@
-"""The Django-Q2 schedules that drive the agent. The tick runs every minute but starts a
-cycle only when the paced next-run time has come; catch_up is off in Q_CLUSTER, so
-downtime never causes a burst of missed cycles."""
+"""The Django-Q2 schedules that drive the agent; the project layer wires every app's tasks.
+
+The tick runs every minute but starts a cycle only when the paced next-run time has come;
+catch_up is off in Q_CLUSTER, so downtime never causes a burst of missed cycles."""
 
 from django_q.models import Schedule
 
 from budget.clock import utc_now
-
-from .models import NotificationKind
-from .outbox import notification_enqueue
+from decisions.models import NotificationKind
+from decisions.outbox import notification_enqueue
 
 SCHEDULES = {
     "agentsite: proactive tick": "decisions.tasks.proactive_tick_task",
     "agentsite: expire approvals": "decisions.tasks.approval_expire_task",
     "agentsite: deliver outbox": "telegrambot.tasks.outbox_deliver_task",
+    "agentsite: retry Telegram updates": "telegrambot.tasks.updates_retry_task",
 }
 
 
