@@ -67,10 +67,26 @@ def test_a_failed_call_leaks_no_secret_in_its_error_or_logs(secrets, claude, cap
 
 
 @pytest.mark.django_db
-def test_http_responses_and_admin_pages_show_no_secret(secrets, client, admin_client):
-    pages = [client.get("/health"), client.get("/stats"), admin_client.get("/admin/"),
-             admin_client.get("/admin/budget/ledgerentry/")]
-    for page in pages:
-        assert page.status_code == 200
+def test_http_responses_and_admin_pages_show_no_secret(secrets, claude, client, admin_client):
+    from decisions.services import cycle_run
+
+    claude.fail(UNAUTHORIZED)
+    failed = cycle_run().cycle  # a failure the Master will inspect everywhere
+    pages = {
+        url: admin_client.get(url)
+        for url in [
+            "/admin/", "/admin/agent/", "/admin/budget/ledgerentry/", "/admin/decisions/cycle/",
+            f"/admin/decisions/cycle/{failed.pk}/change/", "/admin/decisions/notification/",
+            "/api/budget/", "/api/cycles/", f"/api/cycles/{failed.pk}/", "/api/agent/", "/api/docs/",
+        ]
+    }
+    pages["/health"], pages["/stats"] = client.get("/health"), client.get("/stats")
+    pages["/telegram/webhook/ (wrong secret)"] = client.post(
+        "/telegram/webhook/", data="{}", content_type="application/json",
+        HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN="wrong",
+    )
+    for url, page in pages.items():
+        assert page.status_code in (200, 403), url
+        body = page.content.decode()
         for secret in secrets:
-            assert secret not in page.content.decode()
+            assert secret not in body, url
