@@ -92,6 +92,21 @@ def task_complete(*, task_id: int, result: str, cycle_id: int | None = None) -> 
 
 
 @transaction.atomic
+def task_requeue(*, task_id: int) -> Task:
+    """running → pending, when the work could not even start (e.g. no budget left today)."""
+    task = _task_locked(task_id=task_id)
+    if task.status != TaskStatus.RUNNING:
+        raise TaskNotRunnable(
+            f"Task #{task.pk} is {task.status}; only a running task can be put back in the queue",
+            task_id=task.pk,
+            status=task.status,
+        )
+    task.status = TaskStatus.PENDING
+    task.save(update_fields=["status", "updated_at"])
+    return task
+
+
+@transaction.atomic
 def task_fail(*, task_id: int, error: str, cycle_id: int | None = None) -> Task:
     """pending|running → failed, with a `task_result` memory of why."""
     task = _task_locked(task_id=task_id)

@@ -69,8 +69,11 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 RETRY_BASE_SECONDS = 30
 RETRY_CAP_SECONDS = 1800
-# Longer than a Django-Q2 task may run (Q_CLUSTER timeout 300 s): a live claim is never stolen.
-PROCESSING_LEASE = timedelta(minutes=6)
+
+def processing_lease() -> timedelta:
+    """Longer than a Django-Q2 task may run, so a live claim is never stolen."""
+    return timedelta(seconds=settings.Q_CLUSTER["timeout"] + 60)
+
 # A stored update whose queued task never ran (broker down, crash) is picked up by the sweep after this.
 SWEEP_GRACE = timedelta(seconds=60)
 SWEEP_TIME_BUDGET_SECONDS = 120.0
@@ -142,7 +145,7 @@ def update_process(*, update_id: int) -> str:
     claimed = (
         TelegramUpdate.objects.filter(update_id=update_id, status=UpdateStatus.RECEIVED)
         .filter(Q(processing_until__isnull=True) | Q(processing_until__lt=now))
-        .update(processing_until=now + PROCESSING_LEASE, attempts=F("attempts") + 1)
+        .update(processing_until=now + processing_lease(), attempts=F("attempts") + 1)
     )
     if not claimed:
         return SKIPPED

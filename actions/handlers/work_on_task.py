@@ -3,13 +3,13 @@
 from django.utils.text import Truncator
 
 from budget.client import claude_complete
-from budget.errors import ApplicationError
+from budget.errors import ApplicationError, BudgetExceeded
 from budget.models import Scope
 
 from ..errors import TaskNotFound, TaskNotRunnable
 from ..registry import ActionContext, ActionResult, register
 from ..schemas import WorkOnTaskDetails
-from ..services import task_complete, task_fail, task_start
+from ..services import task_complete, task_fail, task_requeue, task_start
 
 MAX_DELIVERABLE_TOKENS = 1_500
 DELIVERABLE_EXCERPT_CHARS = 1_000
@@ -59,15 +59,38 @@ def work_on_task(details: WorkOnTaskDetails, context: ActionContext) -> ActionRe
         deliverable = reply.text.strip()
         if not deliverable:
             raise ApplicationError("The model returned an empty deliverable")
+    except BudgetExceeded as exc:
+        # Nothing was attempted: the task goes back to the queue for another day.
+        task = task_requeue(task_id=task_id)
+        return ActionResult(
+            status="deferred",
+            data={"task_id": task_id, "task_status": task.status, "error": exc.message,
+                  "summary": f"task #{task_id} put back in the queue: no budget left"},
+        )
     except ApplicationError as exc:
-        task = task_fail(task_id=task_id, error=exc.message, cycle_id=context.cycle_id)
+        return _settle(task_id, context, error=exc.message)
+    return _settle(task_id, context, deliverable=deliverable)
+
+
+def _settle(task_id: int, context: ActionContext, *, deliverable: str = "", error: str = "") -> ActionResult:
+    """Record the outcome, unless someone closed the task while the model was working."""
+    try:
+        if error:
+            task = task_fail(task_id=task_id, error=error, cycle_id=context.cycle_id)
+        else:
+            task = task_complete(task_id=task_id, result=deliverable, cycle_id=context.cycle_id)
+    except TaskNotRunnable as exc:
+        return ActionResult(
+            status="not_runnable",
+            data={"task_id": task_id, "task_status": exc.status, "error": exc.message,
+                  "summary": f"task #{task_id} became {exc.status} while it was being worked on"},
+        )
+    if error:
         return ActionResult(
             status="failed",
-            data={"task_id": task_id, "task_status": task.status, "error": exc.message,
-                  "summary": f"task #{task_id} {task.title!r} failed: {exc.message}"},
+            data={"task_id": task_id, "task_status": task.status, "error": error,
+                  "summary": f"task #{task_id} {task.title!r} failed: {error}"},
         )
-
-    task = task_complete(task_id=task_id, result=deliverable, cycle_id=context.cycle_id)
     return ActionResult(
         status="ok",
         data={

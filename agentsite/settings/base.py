@@ -177,11 +177,14 @@ SECRET_SETTING_NAMES = (
 # --- Django-Q2 --------------------------------------------------------------
 # retry > timeout (else a slow task runs twice), finite attempts, no catch-up burst.
 REDIS_URL = env.str("REDIS_URL", default="")
+# A cycle makes at most two model calls, each up to timeout x attempts plus the SDK's backoff.
+_LONGEST_CALL_SECONDS = AGENT_LLM_TIMEOUT_SECONDS * (AGENT_LLM_MAX_RETRIES + 1) + 30
+Q_TASK_TIMEOUT_SECONDS = int(max(300, 2 * _LONGEST_CALL_SECONDS + 60))
 Q_CLUSTER = {
     "name": "agentsite",
     "workers": env.int("Q_WORKERS", default=2),
-    "timeout": 300,
-    "retry": 360,
+    "timeout": Q_TASK_TIMEOUT_SECONDS,
+    "retry": Q_TASK_TIMEOUT_SECONDS + 120,
     "max_attempts": 3,
     "catch_up": False,
     "save_limit": 1000,

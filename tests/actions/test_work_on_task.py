@@ -3,11 +3,13 @@ import json
 import pytest
 
 from actions.handlers.work_on_task import DELIVERABLE_EXCERPT_CHARS, MAX_DELIVERABLE_TOKENS
-from actions.models import TaskStatus
+from django.db import connection
+
+from actions.models import Task, TaskStatus
 from budget.models import LedgerEntry
 from memory.models import MemoryEntry, MemoryKind
 from tests.actions.factories import make_task
-from tests.fakes.anthropic_api import SERVER_ERROR
+from tests.fakes.anthropic_api import SERVER_ERROR, message_reply
 
 pytestmark = pytest.mark.django_db
 
@@ -108,11 +110,27 @@ def test_when_the_api_keeps_failing_the_task_is_marked_failed(claude, run, budge
     assert LedgerEntry.objects.count() == 0
 
 
-def test_when_the_budget_is_too_small_no_request_is_sent_and_the_task_fails(claude, run, budget_limit):
+def test_when_the_budget_is_too_small_no_request_is_sent_and_the_task_waits(claude, run, budget_limit):
     budget_limit(100)
     task = make_task()
     result = run("work_on_task", {"task_id": task.pk})
     task.refresh_from_db()
-    assert result.status == "failed"
-    assert task.status == TaskStatus.FAILED and "budget exceeded" in task.error.lower()
+    assert result.status == "deferred" and "budget exceeded" in result.data["error"].lower()
+    assert task.status == TaskStatus.PENDING and task.error == ""
     assert claude.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_cancelled_while_the_model_works_is_left_cancelled(claude, run):
+    task = make_task()
+
+    def cancel_meanwhile(recorded):  # runs in the fake's thread, like an edit in the admin
+        Task.objects.filter(pk=task.pk).update(status=TaskStatus.CANCELLED)
+        connection.close()
+        return message_reply("the deliverable")
+
+    claude.enqueue(cancel_meanwhile)
+    result = run("work_on_task", {"task_id": task.pk})
+    task.refresh_from_db()
+    assert result.status == "not_runnable" and result.data["task_status"] == "cancelled"
+    assert task.status == TaskStatus.CANCELLED and task.result == ""

@@ -12,7 +12,7 @@ from telegrambot.delivery import outbox_deliver
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
 from telegrambot.services import (
     MAX_ATTEMPTS,
-    PROCESSING_LEASE,
+    processing_lease,
     update_process,
     update_retry,
     update_store,
@@ -66,7 +66,7 @@ def test_a_processed_update_is_not_processed_again(bot):
 def test_an_update_claimed_by_a_live_worker_is_left_to_it(bot):
     update = message("/status")
     update_store(payload=update)
-    TelegramUpdate.objects.update(processing_until=utc_now() + PROCESSING_LEASE)
+    TelegramUpdate.objects.update(processing_until=utc_now() + processing_lease())
 
     assert update_process(update_id=update["update_id"]) == "skipped"
     TelegramUpdate.objects.update(processing_until=utc_now() - timedelta(seconds=1))  # the worker died
