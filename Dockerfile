@@ -9,6 +9,7 @@ COPY actions ./actions
 COPY memory ./memory
 COPY telegrambot ./telegrambot
 COPY manage.py ./
-RUN pip install --no-cache-dir . gunicorn
+RUN pip install --no-cache-dir . \
+    && DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
 EXPOSE 8000
 CMD ["gunicorn", "agentsite.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2"]

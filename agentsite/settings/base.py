@@ -52,6 +52,11 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+if not DEBUG:
+    # Serves the collected static files (admin, Swagger UI) when no web server sits in
+    # front; in development runserver does it.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
