@@ -54,7 +54,7 @@ from telegram.warnings import PTBDeprecationWarning
 from agentsite.logging import redact
 from decisions.models import Notification, NotificationStatus
 
-from .bot import BotSession, telegram_configured
+from .bot import BotSession, bot_settings, telegram_configured
 from .text import split_message
 
 logger = logging.getLogger(__name__)
@@ -161,19 +161,35 @@ def _locked(notification_id: int) -> Notification | None:
     return rows.first()
 
 
-def _deliver_one(session: BotSession, notification_id: int) -> _Outcome:
+def _claim(notification_id: int) -> Notification | None:
+    """Take the row for this worker with a short lease, in a short transaction.
+
+    The lease (next_attempt_at pushed past the longest possible send) keeps other workers
+    off it, so the HTTP calls run outside any transaction: on SQLite a transaction holds
+    the database's write lock, and the webhook and cycles must not wait on Telegram.
+    A worker that dies mid-send leaves a lease that simply runs out."""
     with transaction.atomic():
         row = _locked(notification_id)
         if row is None:
-            return _Outcome(SKIPPED)
-        outcome = _attempt(session, row)
-        row.save(
-            update_fields=[
-                "chat_id", "status", "attempts", "last_error", "next_attempt_at", "sent_at",
-                "sent_parts", "telegram_message_id", "updated_at",
-            ]
-        )
-        return outcome
+            return None
+        parts = max(1, len(split_message(row.text)) - row.sent_parts)
+        lease = timedelta(seconds=bot_settings().timeout * (parts + 1) + 30)
+        Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now() + lease)
+        return row
+
+
+def _deliver_one(session: BotSession, notification_id: int) -> _Outcome:
+    row = _claim(notification_id)
+    if row is None:
+        return _Outcome(SKIPPED)
+    outcome = _attempt(session, row)
+    row.save(
+        update_fields=[
+            "chat_id", "status", "attempts", "last_error", "next_attempt_at", "sent_at",
+            "sent_parts", "telegram_message_id", "updated_at",
+        ]
+    )
+    return outcome
 
 
 def _attempt(session: BotSession, row: Notification) -> _Outcome:
@@ -195,6 +211,10 @@ def _attempt(session: BotSession, row: Notification) -> _Outcome:
             )
             row.sent_parts = index + 1
             row.telegram_message_id = message.message_id
+            # Progress is stored at once: a crash after this part never re-sends it.
+            Notification.objects.filter(pk=row.pk).update(
+                sent_parts=row.sent_parts, telegram_message_id=row.telegram_message_id
+            )
     except RetryAfter as exc:
         return _rate_limited(row, exc, total)
     except InvalidToken as exc:
