@@ -1,6 +1,7 @@
 """What each action's `details` must hold. The model's output is validated against
 these before anything runs; unknown extra keys are ignored."""
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -8,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MEDITATION_DEFAULT_SECONDS = 60
 MEDITATION_MAX_SECONDS = 600
 MASTER = "master"
+# Telegram chat ids fit in 52 bits; anything larger is not a chat (and not a bigint either).
+CHAT_ID_LIMIT = 10**15
+_CHAT_ID = re.compile(r"-?[0-9]{1,16}")
 
 
 class Details(BaseModel):
@@ -34,6 +38,20 @@ class CommunicateDetails(Details):
     @classmethod
     def _recipient_text(cls, value):
         return MASTER if value in (None, "") else str(value)
+
+    @field_validator("recipient", mode="after")
+    @classmethod
+    def _master_or_chat_id(cls, value: str) -> str:
+        # Checked here, so a message that could never be sent is an invalid decision,
+        # not an approval request the Master would approve in vain.
+        if value.lower() == MASTER:
+            return value
+        if not _CHAT_ID.fullmatch(value):
+            raise ValueError("must be 'master' or a numeric Telegram chat id")
+        chat_id = int(value)
+        if chat_id == 0 or abs(chat_id) >= CHAT_ID_LIMIT:
+            raise ValueError("is not a Telegram chat id")
+        return str(chat_id)
 
     @property
     def to_master(self) -> bool:
@@ -62,7 +80,7 @@ class AskMasterDetails(Details):
 
 
 class ProactiveOutreachDetails(Details):
-    chat_id: int
+    chat_id: int = Field(gt=-CHAT_ID_LIMIT, lt=CHAT_ID_LIMIT)
     message: str = Field(min_length=1, max_length=4_000)
     purpose: str = Field(default="", max_length=500)
 

@@ -1,10 +1,13 @@
 """Task and skill writes. Each status change decides under a row lock on the task, so
 two surfaces (a cycle and the Master, say) can never both move the same task."""
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import Truncator
 
+from budget.services import longest_call
 from memory.models import MemoryKind
 from memory.services import memory_record
 
@@ -24,6 +27,11 @@ from .models import (
 TITLE_MAX_CHARS = 200
 SKILL_NOTES_MAX_CHARS = 10_000
 MEMORY_EXCERPT_CHARS = 1_500
+
+
+def _resume_after() -> timedelta:
+    """How long a running task must be quiet before it counts as abandoned."""
+    return longest_call() * 2 + timedelta(minutes=2)
 
 
 def _task_locked(*, task_id: int) -> Task:
@@ -58,13 +66,18 @@ def task_create(
 
 @transaction.atomic
 def task_start(*, task_id: int) -> Task:
-    """pending → running. A task already running (left by a crashed cycle) may be resumed."""
+    """pending → running. A task still running is resumed only once whoever started it
+    must have died (two model calls' time has passed), so work is never done twice."""
     task = _task_locked(task_id=task_id)
     if task.status not in OPEN_STATUSES:
         raise TaskNotRunnable(
             f"Task #{task.pk} is {task.status}; only pending or running tasks can be worked on",
             task_id=task.pk,
             status=task.status,
+        )
+    if task.status == TaskStatus.RUNNING and task.started_at and task.started_at > timezone.now() - _resume_after():
+        raise TaskNotRunnable(
+            f"Task #{task.pk} is being worked on right now", task_id=task.pk, status=task.status
         )
     task.status = TaskStatus.RUNNING
     task.started_at = task.started_at or timezone.now()

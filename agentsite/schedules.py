@@ -14,6 +14,7 @@ SCHEDULES = {
     "agentsite: expire approvals": "decisions.tasks.approval_expire_task",
     "agentsite: deliver outbox": "telegrambot.tasks.outbox_deliver_task",
     "agentsite: retry Telegram updates": "telegrambot.tasks.updates_retry_task",
+    "agentsite: free stale budget reservations": "budget.tasks.reservations_sweep_task",
 }
 
 

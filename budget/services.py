@@ -46,10 +46,21 @@ def _expire_stale(*, counter: DailyCounter) -> int:
     return freed
 
 
-def reservation_horizon() -> timedelta:
-    """How long a reservation may stay open: longer than the longest possible call."""
+def longest_call() -> timedelta:
+    """The longest one model call should take: every attempt timing out, plus backoff."""
     attempts = settings.AGENT_LLM_MAX_RETRIES + 1
-    return timedelta(seconds=settings.AGENT_LLM_TIMEOUT_SECONDS * attempts + 120)
+    return timedelta(seconds=settings.AGENT_LLM_TIMEOUT_SECONDS * attempts + 60)
+
+
+# The SDK honours an API's retry-after without a cap, so a live call may outlast
+# longest_call(); a reservation must never expire under it (that would let the day be
+# overspent), so it is held for at least this long. A crashed caller's hold costs little.
+RESERVATION_MIN_HOLD = timedelta(hours=1)
+
+
+def reservation_horizon() -> timedelta:
+    """How long a reservation may stay open before it counts as left by a crashed caller."""
+    return max(longest_call() + timedelta(minutes=2), RESERVATION_MIN_HOLD)
 
 
 def budget_reserve(*, amount: int, scope: str = Scope.PROACTIVE, meta: dict | None = None) -> Reservation:
@@ -176,3 +187,14 @@ def reservation_expire_stale(*, day: date | None = None, scope: str = Scope.PROA
     freed = _expire_stale(counter=counter)
     counter.save(update_fields=["reserved", "updated_at"])
     return freed
+
+
+def reservations_expire_all_stale() -> int:
+    """Sweep every day, not just today: a reservation left at 23:59 by a crashed caller
+    must not stay on yesterday's counter for ever. Returns the tokens freed."""
+    stale = (
+        Reservation.objects.filter(status=ReservationStatus.ACTIVE, expires_at__lt=utc_now())
+        .values_list("day", "scope")
+        .distinct()
+    )
+    return sum(reservation_expire_stale(day=day, scope=scope) for day, scope in list(stale))

@@ -1,5 +1,6 @@
 """The agent's singleton state: pause flag, schedule, and the cross-process cycle lock."""
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 
@@ -7,9 +8,11 @@ from django.db import transaction
 from django.db.models import Q
 
 from budget.clock import utc_now
-from budget.services import reservation_horizon
+from budget.services import longest_call
 
 from .models import AgentState
+
+logger = logging.getLogger(__name__)
 
 
 def agent_state_get() -> AgentState:
@@ -36,7 +39,8 @@ def agent_resume() -> AgentState:
 
 def cycle_lock_ttl() -> timedelta:
     # A cycle makes at most two model calls (the decision and the action's own work).
-    return reservation_horizon() * 2 + timedelta(minutes=2)
+    # The budget doesn't rely on this lock (reservations guard it); it only keeps cycles single-file.
+    return longest_call() * 2 + timedelta(minutes=2)
 
 
 def cycle_lock_acquire() -> uuid.UUID | None:
@@ -69,3 +73,16 @@ def agent_schedule(
     if failures is not None:
         fields["consecutive_failures"] = failures
     AgentState.objects.filter(pk=AgentState.SINGLETON_ID).update(**fields)
+
+
+def cycle_request_now() -> str:
+    """Queue a cycle for a worker to run now (it still honours pause, lock and budget)."""
+    from django_q.tasks import async_task
+
+    from .errors import QueueUnavailable
+
+    try:
+        return async_task("decisions.tasks.run_cycle_now_task", task_name="cycle-on-request")
+    except Exception as exc:
+        logger.warning("Could not queue a cycle: %s", type(exc).__name__)
+        raise QueueUnavailable("The task queue is unavailable; try again shortly") from None

@@ -139,7 +139,15 @@ def approval_execute_stranded(*, older_than_seconds: int = 120) -> int:
     stranded = Approval.objects.filter(
         status=ApprovalStatus.APPROVED, result__isnull=True, decided_at__lte=cutoff
     ).values_list("pk", flat=True)
-    return sum(1 for approval_id in list(stranded[:100]) if approval_execute(approval_id=approval_id))
+    executed = sum(1 for approval_id in list(stranded[:100]) if approval_execute(approval_id=approval_id))
+    # A claim older than any task may run belongs to a worker that was killed mid-way:
+    # fail it visibly rather than run the action a second time.
+    lost_before = utc_now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 120)
+    for approval in Approval.objects.filter(
+        status=ApprovalStatus.APPROVED, result__status="running", updated_at__lte=lost_before
+    )[:100]:
+        _record_failure(approval, error="the worker executing it stopped before finishing")
+    return executed
 
 
 @transaction.atomic
@@ -185,7 +193,10 @@ def approval_answer_option(*, approval_id: int, option_index: int, by: str, via:
 
 
 def approval_execute(*, approval_id: int) -> Approval | None:
-    """Run an approved decision exactly once (a conditional claim guards against doubles)."""
+    """Run an approved decision exactly once (a conditional claim guards against doubles).
+
+    Whatever happens after the claim ends in `executed` or `failed`: an approval never
+    stays `approved` because its handler broke."""
     claimed = Approval.objects.filter(
         pk=approval_id, status=ApprovalStatus.APPROVED, result__isnull=True
     ).update(result={"status": "running"}, updated_at=utc_now())
@@ -193,34 +204,63 @@ def approval_execute(*, approval_id: int) -> Approval | None:
         logger.info("Approval #%s not executed: not approved or already claimed", approval_id)
         return None
     approval = Approval.objects.get(pk=approval_id)
-    decision = approval.payload
-    result = action_execute(
-        action=approval.action,
-        details=decision.get("details", {}),
-        context=ActionContext(cycle_id=approval.cycle_id, approval_id=approval.pk),
-    )
+    try:
+        result = action_execute(
+            action=approval.action,
+            details=approval.payload.get("details", {}),
+            context=ActionContext(cycle_id=approval.cycle_id, approval_id=approval.pk),
+        )
+        _record_execution(approval, result)
+    except Exception as exc:
+        logger.exception("Executing approval #%s failed", approval_id)
+        _record_failure(approval, error=f"{type(exc).__name__} while executing")
+    approval.refresh_from_db()
+    return approval
+
+
+@transaction.atomic
+def _record_execution(approval: Approval, result) -> None:
     from .effects import effects_apply  # local: effects imports this module
 
-    with transaction.atomic():
-        effects_apply(effects=result.effects, cycle_id=approval.cycle_id, approval_id=approval.pk, key=f"approval:{approval.pk}")
-        ok = result.status == "ok"
-        approval.status = ApprovalStatus.EXECUTED if ok else ApprovalStatus.FAILED
-        approval.result = result.as_dict()
-        approval.save(update_fields=["status", "result", "updated_at"])
-        memory_record(
-            kind=MemoryKind.OUTCOME,
-            content=f"Approved {approval.action} (approval #{approval.pk}) {'done' if ok else 'failed'}: "
-            f"{result.data.get('summary') or result.data.get('error') or result.status}",
-            meta={"approval_id": approval.pk, "status": approval.status},
-            cycle_id=approval.cycle_id,
+    decision = approval.payload
+    effects_apply(effects=result.effects, cycle_id=approval.cycle_id, approval_id=approval.pk, key=f"approval:{approval.pk}")
+    ok = result.status == "ok"
+    approval.status = ApprovalStatus.EXECUTED if ok else ApprovalStatus.FAILED
+    approval.result = result.as_dict()
+    approval.save(update_fields=["status", "result", "updated_at"])
+    memory_record(
+        kind=MemoryKind.OUTCOME,
+        content=f"Approved {approval.action} (approval #{approval.pk}) {'done' if ok else 'failed'}: "
+        f"{result.data.get('summary') or result.data.get('error') or result.status}",
+        meta={"approval_id": approval.pk, "status": approval.status},
+        cycle_id=approval.cycle_id,
+    )
+    if ok and float(decision.get("significance", 0)) >= 0.8:
+        notification_enqueue(
+            kind=NotificationKind.SIGNIFICANT_RESULT,
+            text=significant_result_text(action=approval.action, decision=decision, result=approval.result),
+            key=f"approval:{approval.pk}:result",
         )
-        if ok and float(decision.get("significance", 0)) >= 0.8:
-            notification_enqueue(
-                kind=NotificationKind.SIGNIFICANT_RESULT,
-                text=significant_result_text(action=approval.action, decision=decision, result=approval.result),
-                key=f"approval:{approval.pk}:result",
-            )
-    return approval
+
+
+@transaction.atomic
+def _record_failure(approval: Approval, *, error: str) -> None:
+    updated = Approval.objects.filter(pk=approval.pk, status=ApprovalStatus.APPROVED).update(
+        status=ApprovalStatus.FAILED, result={"status": "failed", "error": error}, updated_at=utc_now()
+    )
+    if not updated:
+        return
+    memory_record(
+        kind=MemoryKind.OUTCOME,
+        content=f"Approved {approval.action} (approval #{approval.pk}) could not be carried out: {error}",
+        meta={"approval_id": approval.pk, "status": ApprovalStatus.FAILED},
+        cycle_id=approval.cycle_id,
+    )
+    notification_enqueue(
+        kind=NotificationKind.MESSAGE,
+        text=f"Approval #{approval.pk} ({approval.action}) was approved but could not be carried out: {error}.",
+        key=f"approval:{approval.pk}:failed",
+    )
 
 
 def approval_expire_due() -> int:

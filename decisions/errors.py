@@ -29,3 +29,9 @@ class NotificationNotRetryable(ApplicationError):
 
     def __init__(self, message: str, *, notification_id: int, status: str) -> None:
         super().__init__(message, extra={"notification_id": notification_id, "status": status})
+
+
+class QueueUnavailable(ApplicationError):
+    """The task broker can't take work right now (HTTP 503)."""
+
+    kind = "unavailable"

@@ -11,8 +11,7 @@ from budget.selectors import budget_stats
 from memory.models import MemoryKind
 from memory.selectors import memory_current_focus, memory_last_aroma, memory_recent, memory_recent_actions
 
-from .agent import agent_state_get
-from .models import Approval, ApprovalStatus, Cycle, CycleStatus
+from .models import AgentState, Approval, ApprovalStatus, Cycle, CycleStatus
 from .prompts import PromptContext
 
 PROMPT_ACTIONS = 10
@@ -76,8 +75,13 @@ def cycles_today_count() -> int:
     return Cycle.objects.filter(started_at__gte=midnight).exclude(status=CycleStatus.SKIPPED).count()
 
 
+def agent_state_read() -> AgentState:
+    """The state without writing it (a GET must not create rows): defaults until first saved."""
+    return AgentState.objects.filter(pk=AgentState.SINGLETON_ID).first() or AgentState()
+
+
 def agent_status() -> dict:
-    state = agent_state_get()
+    state = agent_state_read()
     last = Cycle.objects.order_by("-started_at", "-id").first()
     return {
         "paused": state.paused,

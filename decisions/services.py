@@ -62,6 +62,10 @@ def cycle_run(*, trigger: str = "schedule") -> CycleRun:
     try:
         _fail_abandoned()
         return _run_locked(trigger=trigger)
+    except Exception as exc:  # before the Cycle row existed: still record it and back off
+        logger.exception("Cycle crashed while getting ready")
+        cycle = Cycle.objects.create(status=CycleStatus.RUNNING, trigger=trigger)
+        return _finish_failed(cycle, reason=Reason.INTERNAL_ERROR, error=type(exc).__name__, started=time.monotonic())
     finally:
         cycle_lock_release(token=token)
 

@@ -5,8 +5,20 @@ import json
 from .models import Approval
 
 
+# What would leave the house is shown whole: the Master approves exactly what is sent.
+_SHOWN_WHOLE = {"message", "question", "chat_id", "recipient"}
+
+
 def _details(details: dict) -> str:
-    return "\n".join(f"  {k}: {str(v)[:300]}" for k, v in (details or {}).items() if v not in (None, "", []))
+    lines = []
+    for key, value in (details or {}).items():
+        if value in (None, "", []):
+            continue
+        text = str(value)
+        if key not in _SHOWN_WHOLE and len(text) > 300:
+            text = text[:300] + "…"
+        lines.append(f"  {key}: {text}")
+    return "\n".join(lines)
 
 
 def approval_request_text(approval: Approval) -> str:

@@ -31,6 +31,8 @@ def application_error_status(error: ApplicationError) -> int:
         return status.HTTP_404_NOT_FOUND
     if error.kind in CONFLICT_KINDS:
         return status.HTTP_409_CONFLICT
+    if error.kind == "unavailable":
+        return status.HTTP_503_SERVICE_UNAVAILABLE
     return status.HTTP_400_BAD_REQUEST
 
 

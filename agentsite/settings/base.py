@@ -52,6 +52,14 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# Behind a TLS-terminating proxy (Telegram webhooks need HTTPS): trust its header, list
+# the public origin for CSRF, and keep cookies on HTTPS.
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+
 if not DEBUG:
     # Serves the collected static files (admin, Swagger UI) when no web server sits in
     # front; in development runserver does it.
@@ -111,7 +119,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# Lock the (address, username) pair: a stranger can't lock the Master out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 
 from actions.errors import SkillInvalid, TaskInvalid, TaskNotCancellable, TaskNotFound, TaskNotRunnable
@@ -84,10 +86,20 @@ def test_a_task_goes_pending_running_done():
     assert MemoryEntry.objects.get(kind=MemoryKind.TASK_RESULT).meta == {"task_id": task.pk, "status": "done"}
 
 
-def test_restarting_a_running_task_keeps_its_first_start_time():
+def test_a_task_being_worked_on_is_not_started_twice():
+    task = make_task()
+    task_start(task_id=task.pk)
+    with pytest.raises(TaskNotRunnable, match="being worked on right now"):
+        task_start(task_id=task.pk)
+
+
+def test_an_abandoned_running_task_is_resumed_keeping_its_first_start_time():
+    import time_machine
+
     task = make_task()
     first = task_start(task_id=task.pk).started_at
-    assert task_start(task_id=task.pk).started_at == first
+    with time_machine.travel(first + timedelta(hours=1), tick=False):
+        assert task_start(task_id=task.pk).started_at == first
 
 
 def test_only_a_running_task_can_be_completed():

@@ -37,7 +37,7 @@ def fail(client, times: int, *, username: str = "master", ip: str = "10.0.0.1") 
 
 def test_the_configuration_under_test():
     assert settings.AXES_FAILURE_LIMIT >= 2  # 5 unless AXES_FAILURE_LIMIT says otherwise
-    assert settings.AXES_LOCKOUT_PARAMETERS == ["ip_address", "username"]
+    assert settings.AXES_LOCKOUT_PARAMETERS == [["ip_address", "username"]]
 
 
 def test_after_the_failure_limit_even_the_right_password_is_refused(client, master):
@@ -58,15 +58,16 @@ def test_fewer_failures_then_the_right_password_logs_in_and_resets_the_count(cli
     assert not AccessAttempt.objects.filter(username="master").exists()  # AXES_RESET_ON_SUCCESS
 
 
-def test_the_lockout_is_per_username_and_per_ip(client, django_user_model, master):
+def test_the_lockout_is_per_username_and_address_pair(client, django_user_model, master):
     django_user_model.objects.create_superuser("deputy", "deputy@example.com", PASSWORD)
     fail(client, settings.AXES_FAILURE_LIMIT, username="master", ip="10.0.0.1")
-    # The username is locked from any address ...
-    assert login(client, "master", PASSWORD, ip="10.0.0.2").status_code == LOCKED
-    # ... and the address is locked for any username ...
-    assert login(client, "deputy", PASSWORD, ip="10.0.0.1").status_code == LOCKED
-    # ... but another user from another address is not affected.
-    response = login(client, "deputy", PASSWORD, ip="10.0.0.3")
+    # The attacking pair is locked, even with the right password ...
+    assert login(client, "master", PASSWORD, ip="10.0.0.1").status_code == LOCKED
+    # ... but a stranger's failures can't lock the Master out from their own address ...
+    response = login(client, "master", PASSWORD, ip="10.0.0.2")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    # ... nor another user from the same address.
+    response = login(client, "deputy", PASSWORD, ip="10.0.0.1")
     assert response.status_code == 302 and response["Location"] == "/admin/"
 
 

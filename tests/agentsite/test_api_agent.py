@@ -144,3 +144,22 @@ def test_run_cycle_while_paused_records_a_skipped_cycle(api, claude):
     cycle = Cycle.objects.get()
     assert (cycle.trigger, cycle.status, cycle.reason) == ("api", CycleStatus.SKIPPED, "paused")
     assert not claude.message_requests
+
+
+def test_run_cycle_with_the_queue_down_is_503_not_500(api, monkeypatch):
+    import django_q.tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(django_q.tasks, "async_task", broker_down)
+    response = api.post("/api/agent/run-cycle/")
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The task queue is unavailable; try again shortly", "code": "unavailable"}
+
+
+def test_reading_the_agent_state_writes_nothing(api):
+    from decisions.models import AgentState
+
+    assert api.get("/api/agent/").status_code == 200
+    assert AgentState.objects.count() == 0

@@ -106,7 +106,7 @@ def test_a_stale_reservation_from_a_crashed_process_expires(budget_limit):
     budget_reserve(amount=9_000)  # the process "crashes" and never settles
     with pytest.raises(BudgetExceeded):
         budget_reserve(amount=2_000)
-    with time_machine.travel(utc_now() + timedelta(hours=1), tick=False):
+    with time_machine.travel(utc_now() + timedelta(hours=2), tick=False):
         assert budget_reserved() == 0  # not counted once stale
         fresh = budget_reserve(amount=2_000)  # reserving sweeps it
     assert fresh.status == ReservationStatus.ACTIVE
@@ -117,7 +117,7 @@ def test_a_stale_reservation_from_a_crashed_process_expires(budget_limit):
 def test_the_sweep_frees_stale_reservations_and_a_late_settle_still_counts(budget_limit):
     budget_limit(10_000)
     slow = budget_reserve(amount=4_000)
-    with time_machine.travel(utc_now() + timedelta(hours=1), tick=False):
+    with time_machine.travel(utc_now() + timedelta(hours=2), tick=False):
         assert reservation_expire_stale() == 4_000
         budget_settle(reservation_id=slow.pk, usage=TokenUsage(input=500), model="m")
     counter = DailyCounter.objects.get(scope=Scope.PROACTIVE)
@@ -147,3 +147,16 @@ def test_a_call_reserved_before_midnight_settles_on_its_own_day(budget_limit):
         entry = budget_settle(reservation_id=r.pk, usage=TokenUsage(input=800), model="m")
         assert budget_usage(scope=Scope.PROACTIVE) == 0
     assert entry.day.isoformat() == "2026-03-01"
+
+
+def test_the_sweep_frees_a_stale_reservation_left_on_a_past_day(budget_limit):
+    from budget.services import reservations_expire_all_stale
+
+    budget_limit(10_000)
+    with time_machine.travel(datetime(2026, 3, 1, 23, 59, tzinfo=timezone.utc), tick=False):
+        budget_reserve(amount=5_000)  # the caller crashes
+    with time_machine.travel(datetime(2026, 3, 3, 12, 0, tzinfo=timezone.utc), tick=False):
+        assert reservations_expire_all_stale() == 5_000
+        assert reservations_expire_all_stale() == 0
+    counter = DailyCounter.objects.get(scope=Scope.PROACTIVE, day=datetime(2026, 3, 1).date())
+    assert counter.reserved == 0

@@ -132,3 +132,45 @@ def test_an_approval_whose_execution_was_never_queued_is_executed_by_the_sweep(m
         assert approval_execute_stranded() == 0
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.EXECUTED
+
+
+def test_a_handler_that_breaks_fails_the_approval_and_tells_the_master(master, monkeypatch):
+    import decisions.approvals as approvals
+
+    approval = pending_decision("meditate", certainty=0.5)
+    approval_approve(approval_id=approval.pk, by="master", via="api")
+
+    def broken(**kwargs):
+        raise RuntimeError("handler bug")
+
+    monkeypatch.setattr(approvals, "action_execute", broken)
+    approvals.approval_execute(approval_id=approval.pk)
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.FAILED
+    assert approval.result == {"status": "failed", "error": "RuntimeError while executing"}
+    assert Notification.objects.filter(kind="message", text__contains="could not be carried out").count() == 1
+
+
+def test_an_execution_lost_with_its_worker_is_failed_by_the_sweep_not_rerun(master):
+    from decisions.approvals import approval_execute_stranded
+
+    approval = pending_decision("meditate", certainty=0.5)
+    approval_approve(approval_id=approval.pk, by="master", via="api")
+    Approval.objects.filter(pk=approval.pk).update(result={"status": "running"})  # claimed, then killed
+    assert approval_execute_stranded() == 0
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.APPROVED  # still within a task's lifetime
+    with time_machine.travel(utc_now() + timedelta(hours=1), tick=False):
+        approval_execute_stranded()
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.FAILED
+    assert MemoryEntry.objects.filter(kind=MemoryKind.REFLECTION).count() == 0  # not run twice
+
+
+def test_the_master_sees_the_whole_message_an_outreach_would_send(master):
+    long_message = "Hello! " * 300 + "PS: the last line matters."
+    approval = approval_request_decision(
+        decision=decision("proactive_outreach", certainty=1.0, chat_id=5555, message=long_message), cycle=None
+    )
+    request = Notification.objects.get(approval=approval, kind="approval_request")
+    assert long_message in request.text

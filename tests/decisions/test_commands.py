@@ -106,7 +106,7 @@ def test_setup_schedules_is_idempotent_and_announces(settings):
     settings.MASTER_CHAT_IDS = [1]
     run("setup_schedules", "--announce")
     run("setup_schedules")
-    assert Schedule.objects.count() == 4
+    assert Schedule.objects.count() == 5
     tick = Schedule.objects.get(name="agentsite: proactive tick")
     assert (tick.func, tick.schedule_type, tick.minutes) == ("decisions.tasks.proactive_tick_task", "I", 1)
     assert Notification.objects.filter(kind="startup").count() == 1

@@ -187,3 +187,17 @@ def test_the_next_prompt_remembers_the_last_cycle(claude):
     claude.reply_text(decision_text())
     second = cycle_run()
     assert "the garden needs tending" in second.cycle.prompt
+
+
+def test_a_crash_while_getting_ready_is_a_failed_cycle_that_backs_off(claude, monkeypatch):
+    import decisions.services as services
+
+    def broken(**kwargs):
+        raise RuntimeError("selector bug")
+
+    monkeypatch.setattr(services, "prompt_context_gather", broken)
+    run = cycle_run()
+    assert (run.cycle.status, run.cycle.reason, run.cycle.error) == (CycleStatus.FAILED, "internal_error", "RuntimeError")
+    assert agent_state_get().consecutive_failures == 1
+    assert AgentState.objects.get().lock_token is None
+    assert claude.requests == []

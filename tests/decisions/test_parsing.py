@@ -287,6 +287,8 @@ def check(result: DecisionParse) -> None:
         assert result.error is None and isinstance(result.decision, ProactiveDecision)
     else:
         assert result.decision is None and isinstance(result.error, str) and result.error
+        # The parser's last-resort net must never be what answered: that would be a crash.
+        assert not result.error.startswith("unparseable reply")
 
 
 @BOUNDED

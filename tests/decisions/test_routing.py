@@ -90,3 +90,14 @@ def test_the_answer_to_a_question_reaches_the_next_prompt(claude):
     approval_answer(approval_id=first.approval_id, answer="Rest today", by="master", via="telegram")
     second = run_with(claude, decision("meditate"))
     assert "Rest today" in second.cycle.prompt
+
+
+@pytest.mark.parametrize("reply", [
+    decision("communicate", certainty=0.95, recipient="bob", message="hi"),
+    decision("communicate", certainty=0.95, recipient=str(2**70), message="hi"),
+    decision("proactive_outreach", certainty=0.95, chat_id=2**70, message="hi"),
+])
+def test_messages_that_could_never_be_sent_are_invalid_not_put_to_the_master(claude, reply):
+    run = run_with(claude, reply)
+    assert (run.cycle.status, run.cycle.reason) == (CycleStatus.FAILED, "invalid_decision")
+    assert Approval.objects.count() == 0

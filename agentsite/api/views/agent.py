@@ -1,17 +1,14 @@
 """The agent itself: its status, pause and resume, and a cycle on demand."""
 
-from django_q.tasks import async_task
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from decisions.agent import agent_pause, agent_resume
+from decisions.agent import agent_pause, agent_resume, cycle_request_now
 from decisions.selectors import agent_status
 
 from ..serializers import AgentStatusSerializer, RunCycleSerializer
 from .base import ApiView, error_responses
-
-RUN_CYCLE_TASK = "decisions.tasks.run_cycle_now_task"
 
 
 def _status() -> Response:
@@ -60,9 +57,9 @@ class AgentRunCycleApi(ApiView):
         operation_id="agent_run_cycle",
         summary="Queue one cycle now (still subject to pause, the cycle lock and the budget)",
         request=None,
-        responses={202: RunCycleSerializer, **error_responses()},
+        responses={202: RunCycleSerializer, **error_responses(503)},
         tags=["agent"],
     )
     def post(self, request):
-        task_id = async_task(RUN_CYCLE_TASK)
+        task_id = cycle_request_now()
         return Response(RunCycleSerializer({"task_id": task_id}).data, status=status.HTTP_202_ACCEPTED)

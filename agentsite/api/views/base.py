@@ -21,6 +21,7 @@ ERROR_DESCRIPTIONS = {
     409: "The object's state forbids the change (e.g. the approval is no longer pending).",
     413: "Request body larger than the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
     429: "Too many requests (throttled); see the Retry-After header.",
+    503: "The task queue is unavailable; nothing was queued.",
 }
 
 
