@@ -160,11 +160,16 @@ class TelegramUpdateAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry now", permissions=("change",))
     def retry_now(self, request, queryset):
-        queued = 0
+        queued, refused = 0, 0
         for update_id in queryset.exclude(status=UpdateStatus.PROCESSED).values_list("update_id", flat=True):
-            update_retry(update_id=update_id)
+            try:
+                update_retry(update_id=update_id)
+            except ApplicationError as exc:  # being processed right now, or processed meanwhile
+                messages.warning(request, f"Update {update_id} not retried: {exc.message}.")
+                refused += 1
+                continue
             queued += 1
         if queued:
             messages.success(request, f"Queued {queued} update(s) for another try.")
-        else:
+        elif not refused:
             messages.info(request, "Nothing to retry: the selected updates were processed.")

@@ -45,11 +45,13 @@ Your state right now:
 {state}"""
 
 
-def chat_reply(*, update_id: int, chat_id: int) -> ChatMessage:
-    """Answer the chat's latest message with Claude and queue the reply (idempotent per update)."""
+def chat_reply(*, update_id: int, chat_id: int, message_id: int | None = None) -> ChatMessage:
+    """Answer the Master's message (the ChatMessage `message_id`; default: the chat's
+    latest) with Claude and queue the reply (idempotent per update). The history ends
+    with that message: one sent after it, being handled concurrently, is not included."""
     from .services import reply_send
 
-    history = chat_history(chat_id=chat_id)
+    history = chat_history(chat_id=chat_id, upto_id=message_id)
     messages = history_messages(history)
     if not messages:  # nothing from the Master to answer (cannot happen via the handlers)
         return reply_send(chat_id=chat_id, update_id=update_id, kind=MessageKind.ERROR,

@@ -15,14 +15,20 @@ def is_master_chat(chat_id: int | None) -> bool:
     return chat_id is not None and chat_id in settings.MASTER_CHAT_IDS
 
 
-def chat_history(*, chat_id: int, limit: int | None = None) -> list[ChatMessage]:
+def chat_history(*, chat_id: int, limit: int | None = None, upto_id: int | None = None) -> list[ChatMessage]:
     """The chat's last `limit` conversation messages with the Master (default
     MESSAGE_HISTORY_LIMIT), oldest first. Commands, answers, error replies and anything
-    from before the chat was a Master's are not conversation."""
+    from before the chat was a Master's are not conversation.
+
+    With `upto_id` (the message being answered), only rows stored up to it: a message
+    the Master sent just after it, handled at the same time, is not part of its context."""
     limit = settings.MESSAGE_HISTORY_LIMIT if limit is None else limit
     if limit <= 0:
         return []
-    rows = ChatMessage.objects.filter(chat_id=chat_id, kind=MessageKind.CHAT, is_master=True).order_by("-created_at", "-id")
+    rows = ChatMessage.objects.filter(chat_id=chat_id, kind=MessageKind.CHAT, is_master=True)
+    if upto_id is not None:
+        rows = rows.filter(id__lte=upto_id)
+    rows = rows.order_by("-created_at", "-id")
     return list(reversed(rows[:limit]))
 
 

@@ -20,6 +20,7 @@ delays a reply but never loses it, and a retried update never answers twice.
 """
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,7 +47,6 @@ from decisions.errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrong
 from decisions.models import (
     Approval,
     ApprovalStatus,
-    Notification,
     NotificationKind,
     Surface,
 )
@@ -90,7 +90,36 @@ class UpdateInvalid(ApplicationError):
     kind = "invalid"
 
 
+class UpdateInProgress(ApplicationError):
+    """The update is being handled by a worker right now (a live claim): not retried."""
+
+    kind = "conflict"
+
+
 # --- the inbox ------------------------------------------------------------------------
+
+# PostgreSQL stores neither NUL in text nor "\u0000" in jsonb, and no database driver
+# encodes a lone UTF-16 surrogate (which JSON's "\ud800" escape decodes to).
+_NUL = "\x00"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_storable(text: str) -> str:
+    """`text` without NUL characters, lone surrogates replaced by U+FFFD: storable in any database."""
+    if _NUL in text:
+        text = text.replace(_NUL, "")
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def payload_storable(value):
+    """A JSON value with every string (object keys included) made `text_storable`."""
+    if isinstance(value, str):
+        return text_storable(value)
+    if isinstance(value, dict):
+        return {payload_storable(k) if isinstance(k, str) else k: payload_storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [payload_storable(item) for item in value]
+    return value
 
 
 def update_validate(payload: object) -> int:
@@ -108,11 +137,13 @@ def update_store(*, payload: dict, source: str = UpdateSource.WEBHOOK) -> tuple[
     """Store an update once (idempotent on update_id); returns (row, created).
 
     A redelivered update returns the stored row untouched: it is never handled twice.
+    Characters no database stores (NUL, lone surrogates) are dropped from its strings
+    first, so one odd message cannot block the webhook or the poller.
     """
     update_id = update_validate(payload)
     return TelegramUpdate.objects.get_or_create(
         update_id=update_id,
-        defaults={"payload": payload, "source": source, "next_attempt_at": utc_now() + SWEEP_GRACE},
+        defaults={"payload": payload_storable(payload), "source": source, "next_attempt_at": utc_now() + SWEEP_GRACE},
     )
 
 
@@ -225,12 +256,25 @@ def updates_retry_due(*, limit: int = 50, time_budget_seconds: float = SWEEP_TIM
 
 
 def update_retry(*, update_id: int) -> TelegramUpdate:
-    """Put a failed update back in the queue with fresh attempts (the admin's "retry")."""
-    updated = TelegramUpdate.objects.filter(update_id=update_id).exclude(status=UpdateStatus.PROCESSED).update(
-        status=UpdateStatus.RECEIVED, attempts=0, next_attempt_at=utc_now(), processing_until=None
+    """Put a failed update back in the queue with fresh attempts (the admin's "retry").
+
+    An update a worker is handling right now (a live claim) is left to it: resetting its
+    claim would let a second worker handle it too (UpdateInProgress)."""
+    now = utc_now()
+    updated = (
+        TelegramUpdate.objects.filter(update_id=update_id)
+        .exclude(status=UpdateStatus.PROCESSED)
+        .filter(Q(processing_until__isnull=True) | Q(processing_until__lt=now))
+        .update(status=UpdateStatus.RECEIVED, attempts=0, next_attempt_at=now, processing_until=None)
     )
     if not updated:
-        raise UpdateInvalid(f"update {update_id} does not exist or was already processed")
+        row = TelegramUpdate.objects.filter(update_id=update_id).only("status").first()
+        if row is None or row.status == UpdateStatus.PROCESSED:
+            raise UpdateInvalid(f"update {update_id} does not exist or was already processed")
+        raise UpdateInProgress(
+            f"update {update_id} is being processed right now; retry it later if it fails",
+            extra={"update_id": update_id},
+        )
     update = TelegramUpdate.objects.get(update_id=update_id)
     transaction.on_commit(partial(_queue_processing, update_id))
     return update
@@ -268,11 +312,13 @@ def chat_message_record(
     """Store a message of a chat; with an update_id, at most one per direction (a retried
     update returns the row stored the first time)."""
     sender = sender or Sender()
+    text = text_storable(text)
     if direction == Direction.IN:
         text = text[:INBOUND_TEXT_MAX_CHARS]
     fields = {
         "chat_id": chat_id, "direction": direction, "text": text, "kind": kind, "is_master": is_master,
-        "user_id": sender.user_id, "username": sender.username[:64], "first_name": sender.first_name[:128],
+        "user_id": sender.user_id, "username": text_storable(sender.username)[:64],
+        "first_name": text_storable(sender.first_name)[:128],
         "telegram_message_id": telegram_message_id, "reply_to_message_id": reply_to_message_id,
     }
     if update_id is None:
@@ -309,14 +355,23 @@ def stranger_message_note(
         update_id=update_id, sender=sender, telegram_message_id=telegram_message_id,
         reply_to_message_id=reply_to_message_id,
     )
+    # The outbox row (unique on its key) is what makes the notice once a day: enqueueing
+    # first means a concurrent message of the same chat waits on that key until this
+    # transaction commits, and then sees the NOTICE row written with it below.
     key = f"stranger:{chat_id}:{utc_today().isoformat()}"
-    if Notification.objects.filter(idempotency_key=f"{key}:{chat_id}").exists():
+    [notification] = notification_enqueue(
+        kind=NotificationKind.MESSAGE, text=STRANGER_NOTICE, key=key, chat_id=chat_id,
+    )
+    already_noted = ChatMessage.objects.filter(
+        chat_id=chat_id, direction=Direction.OUT, kind=MessageKind.NOTICE,
+        created_at__gte=notification.created_at,
+    ).exists()
+    if already_noted:
         return False
     chat_message_record(
         chat_id=chat_id, direction=Direction.OUT, text=STRANGER_NOTICE, kind=MessageKind.NOTICE,
         is_master=False, update_id=update_id,
     )
-    notification_enqueue(kind=NotificationKind.MESSAGE, text=STRANGER_NOTICE, key=key, chat_id=chat_id)
     logger.info("Message from stranger chat %s noted (notice queued)", chat_id)
     return True
 
@@ -364,8 +419,8 @@ def master_text_handle(
                 text=_answer_by_reply(question, text=text, by=sender.name),
             )
         return
-    chat_message_record(kind=MessageKind.CHAT, **inbound)
-    chat_reply(update_id=update_id, chat_id=chat_id)
+    row = chat_message_record(kind=MessageKind.CHAT, **inbound)
+    chat_reply(update_id=update_id, chat_id=chat_id, message_id=row.pk)
 
 
 def _answer_by_reply(question: Approval, *, text: str, by: str) -> str:

@@ -3,7 +3,9 @@
 Point python-telegram-bot at it with base_url=f"{fake.url}/bot" (the `telegram` fixture
 does, via settings). By default every known method succeeds with a realistic object;
 script failures with `fail`, `rate_limit`, `fail_method`, `slow`; feed getUpdates with
-`push_update`; inspect with `sent_messages`, `calls(method)`, `requests`.
+`push_update` (kept until a later getUpdates confirms them with a higher offset, as
+Telegram does; see `pending_updates`); inspect with `sent_messages`, `calls(method)`,
+`requests`.
 
 python-telegram-bot 22 posts application/x-www-form-urlencoded bodies whose values are
 strings, non-string values JSON-encoded: chat_id arrives as "1001", reply_markup as a
@@ -381,13 +383,21 @@ class FakeTelegram(FakeServer):
         return info
 
     def _get_updates(self, call: dict) -> Reply:
-        """Pops the queued updates (up to `limit`), dropping any below `offset`; never waits."""
+        """As Telegram: an `offset` confirms (drops for good) every queued update below it;
+        the answer is the first `limit` updates still queued, which stay queued until a
+        later call confirms them. Never waits."""
         offset = int(call.get("offset") or 0)
-        limit = int(call.get("limit") or 100)
+        limit = min(max(int(call.get("limit") or 100), 1), 100)
         with self._state_lock:
             if self.webhook.get("url"):
                 return error_reply(409, "Conflict: can't use getUpdates method while webhook is active; "
                                         "use deleteWebhook to delete the webhook first")
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
-            batch, self._updates = self._updates[:limit], self._updates[limit:]
+            batch = [dict(u) for u in self._updates[:limit]]
         return ok_reply(batch)
+
+    @property
+    def pending_updates(self) -> list[dict]:
+        """Updates queued for getUpdates and not yet confirmed by an offset."""
+        with self._state_lock:
+            return [dict(u) for u in self._updates]

@@ -2,8 +2,10 @@
 
 import pytest
 
+from budget.clock import utc_now
+from telegrambot import admin as telegram_admin
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateStatus
-from telegrambot.services import update_store
+from telegrambot.services import processing_lease, update_retry, update_store
 from tests.telegrambot._support import STRANGER, configure, handle, message
 
 pytestmark = pytest.mark.django_db
@@ -47,3 +49,45 @@ def test_updates_are_read_only_and_a_failed_one_can_be_retried(admin_client, bot
     row.refresh_from_db()
     assert (row.status, row.attempts) == (UpdateStatus.RECEIVED, 0)
     assert admin_client.get("/admin/telegrambot/telegramupdate/add/").status_code == 403
+
+
+def retry(admin_client, *rows):
+    return admin_client.post("/admin/telegrambot/telegramupdate/",
+                             {"action": "retry_now", "_selected_action": [row.pk for row in rows]}, follow=True)
+
+
+def test_retrying_an_update_being_processed_is_refused_with_a_message(admin_client, bot):
+    update_store(payload=message("/task Buy milk"))
+    claim = utc_now() + processing_lease()
+    TelegramUpdate.objects.update(processing_until=claim, attempts=1)
+    row = TelegramUpdate.objects.get()
+
+    response = retry(admin_client, row)
+
+    assert response.status_code == 200
+    assert b"is being processed right now" in response.content
+    assert b"for another try" not in response.content
+    row.refresh_from_db()
+    assert (row.status, row.attempts, row.processing_until) == (UpdateStatus.RECEIVED, 1, claim)
+
+
+def test_retrying_an_update_processed_meanwhile_says_so(admin_client, bot, monkeypatch):
+    failed, other = message("/status"), message("/budget")
+    for update in (failed, other):
+        update_store(payload=update)
+    TelegramUpdate.objects.update(status=UpdateStatus.FAILED, attempts=5)
+
+    def processed_meanwhile(*, update_id):
+        if update_id == failed["update_id"]:  # a worker finished it after the list was read
+            TelegramUpdate.objects.filter(update_id=update_id).update(status=UpdateStatus.PROCESSED)
+        return update_retry(update_id=update_id)
+
+    monkeypatch.setattr(telegram_admin, "update_retry", processed_meanwhile)
+
+    response = retry(admin_client, *TelegramUpdate.objects.all())
+
+    assert response.status_code == 200
+    assert f"Update {failed['update_id']} not retried".encode() in response.content
+    assert b"already processed" in response.content
+    assert b"Queued 1 update(s)" in response.content
+    assert TelegramUpdate.objects.get(update_id=other["update_id"]).status == UpdateStatus.RECEIVED

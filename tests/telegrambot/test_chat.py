@@ -113,6 +113,37 @@ def test_consecutive_messages_of_one_side_are_merged(bot, claude):
     assert sent_request(claude)["messages"] == [{"role": "user", "content": "first\n\nsecond"}]
 
 
+def test_a_message_handled_concurrently_is_not_in_an_earlier_ones_history(bot, claude, monkeypatch):
+    """Two quick messages handled at once: the first one's answer must not see the second
+    (stored by the other worker meanwhile); the second's history ends with itself."""
+    from telegrambot import chat as chat_module
+    from telegrambot.services import Sender, chat_message_record
+
+    real_reply = chat_module.chat_reply
+    second = message("second")
+
+    def reply_while_the_second_arrives(**kwargs):
+        chat_message_record(  # the other worker stores the second message now
+            chat_id=MASTER, direction=Direction.IN, text="second", kind=MessageKind.CHAT, is_master=True,
+            update_id=second["update_id"], sender=Sender(user_id=MASTER),
+        )
+        monkeypatch.setattr(chat_module, "chat_reply", real_reply)
+        return real_reply(**kwargs)
+
+    monkeypatch.setattr(chat_module, "chat_reply", reply_while_the_second_arrives)
+    claude.reply_text("one")
+    claude.reply_text("two")
+
+    assert handle(message("first")) == "processed"
+    assert handle(second) == "processed"
+
+    first_request, second_request = (request.json["messages"] for request in claude.message_requests)
+    assert first_request == [{"role": "user", "content": "first"}]
+    # The second was stored before the first was answered: its history ends with it.
+    assert second_request == [{"role": "user", "content": "first\n\nsecond"}]
+    assert bot.texts(MASTER) == ["one", "two"]
+
+
 def test_history_messages_alternate_and_begin_and_end_with_the_user():
     rows = [ChatMessage(direction=d, text=t) for d, t in [
         ("out", "stale reply"), ("in", "a"), ("in", "b"), ("out", "c"), ("out", "d"), ("in", " "), ("in", "e"),

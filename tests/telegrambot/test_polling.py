@@ -1,11 +1,14 @@
 """`manage.py run_bot`: long polling through the same store-and-process path as the webhook."""
 
 import json
+import logging
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import DataError, OperationalError
 
 from decisions.models import Notification
+from telegrambot.management.commands import run_bot as run_bot_module
 from telegrambot.management.commands.run_bot import Command as RunBot
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
 from tests.telegrambot._support import (
@@ -49,7 +52,7 @@ def test_polling_handles_what_getupdates_returns(bot, claude):
     assert TelegramUpdate.objects.filter(status=UpdateStatus.PROCESSED, source=UpdateSource.POLLING).count() == 2
     texts = bot.texts(MASTER)
     assert texts[0].startswith("Running") and texts[1] == "Polled hello."
-    [poll] = bot.calls("getUpdates")
+    poll = bot.calls("getUpdates")[0]
     assert json.loads(poll["allowed_updates"]) == ["message", "callback_query"]
 
 
@@ -104,6 +107,117 @@ def test_an_update_already_stored_is_not_handled_again(bot):
 
     assert TelegramUpdate.objects.get().attempts == 1
     assert len(bot.texts(MASTER)) == 1
+
+
+# --- confirming to Telegram (it forgets an update only when a later offset passes it) ------------
+
+
+def test_once_confirms_what_it_stored(bot):
+    bot.push_update(message("/status"))
+    last = bot.push_update(message("/budget"))
+
+    run_once()
+
+    poll, confirm = bot.calls("getUpdates")
+    assert "offset" not in poll
+    assert (confirm["offset"], confirm["limit"], confirm["timeout"]) == (str(last["update_id"] + 1), "1", "0")
+    assert bot.pending_updates == []
+    assert TelegramUpdate.objects.filter(status=UpdateStatus.PROCESSED).count() == 2
+
+
+def test_a_run_with_nothing_new_confirms_nothing(bot):
+    run_once()
+
+    assert len(bot.calls("getUpdates")) == 1
+
+
+def test_cron_runs_work_through_a_backlog_larger_than_a_batch(bot, monkeypatch):
+    """Every --once run fetches a batch; without the confirmation the next run would get
+    the same batch again and never reach the updates behind it."""
+    monkeypatch.setattr(run_bot_module, "BATCH_LIMIT", 2)
+    updates = [bot.push_update(message("/status")) for _ in range(5)]
+
+    for _ in range(3):
+        run_once()
+
+    assert sorted(TelegramUpdate.objects.values_list("update_id", flat=True)) == [u["update_id"] for u in updates]
+    assert TelegramUpdate.objects.filter(status=UpdateStatus.PROCESSED).count() == 5
+    assert len(bot.texts(MASTER)) == 5
+    assert bot.pending_updates == []
+
+
+def test_an_update_arriving_between_the_round_and_the_confirmation_is_kept(bot):
+    first = bot.push_update(message("/status"))
+    command = RunBot()
+    command._stopping, command._waiting, command._offset, command._confirmed = False, False, None, None
+    command._round(session_timeout=0)
+    late = bot.push_update(message("/budget"))
+
+    command._confirm()
+
+    assert [u["update_id"] for u in bot.pending_updates] == [late["update_id"]]
+    run_once()
+    assert sorted(TelegramUpdate.objects.values_list("update_id", flat=True)) == [
+        first["update_id"], late["update_id"]]
+
+
+def test_a_failed_confirmation_is_only_logged(bot, caplog):
+    update = bot.push_update(message("/status"))
+    bot.fail(502, method="getUpdates", after=1)  # the round's call works, the confirmation fails
+
+    with caplog.at_level(logging.WARNING, logger="telegrambot.polling"):
+        run_once()
+    run_once()  # Telegram sends it again: already stored, not handled twice
+
+    assert "Could not confirm updates" in caplog.text
+    assert TelegramUpdate.objects.get(update_id=update["update_id"]).attempts == 1
+    assert len(bot.texts(MASTER)) == 1
+    assert bot.pending_updates == []  # the second run confirmed it
+
+
+# --- an update that cannot be stored ---------------------------------------------------------
+
+
+def test_an_update_that_cannot_be_stored_is_skipped_after_a_few_tries(bot, monkeypatch, caplog):
+    poison = bot.push_update(message("/status"))
+    after = bot.push_update(message("/budget"))
+    real_store = run_bot_module.update_store
+    tries = []
+
+    def store(*, payload, **kwargs):
+        if payload["update_id"] == poison["update_id"]:
+            tries.append(payload["update_id"])
+            raise DataError("unsupported Unicode escape sequence")
+        return real_store(payload=payload, **kwargs)
+
+    monkeypatch.setattr(run_bot_module, "update_store", store)
+    monkeypatch.setattr(run_bot_module, "STORE_RETRY_SECONDS", 0.0)
+
+    with caplog.at_level(logging.ERROR, logger="telegrambot.polling"):
+        run_once()
+
+    assert len(tries) == run_bot_module.STORE_ATTEMPTS
+    assert f"Update {poison['update_id']} could not be stored after 3 tries" in caplog.text
+    assert list(TelegramUpdate.objects.values_list("update_id", "status")) == [
+        (after["update_id"], UpdateStatus.PROCESSED)]
+    assert bot.pending_updates == []  # the offset moved past it: later runs are not stuck behind it
+
+
+def test_while_the_database_is_away_nothing_is_skipped(bot, monkeypatch):
+    update = bot.push_update(message("/status"))
+
+    def store(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(run_bot_module, "update_store", store)
+    monkeypatch.setattr(run_bot_module, "_database_answers", lambda: False)
+    monkeypatch.setattr(run_bot_module, "STORE_RETRY_SECONDS", 0.0)
+
+    with pytest.raises(OperationalError):
+        run_once()
+
+    assert [u["update_id"] for u in bot.pending_updates] == [update["update_id"]]
+    assert len(bot.calls("getUpdates")) == 1  # nothing confirmed
 
 
 def test_network_errors_are_retried_with_backoff(bot):

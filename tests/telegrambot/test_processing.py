@@ -6,13 +6,18 @@ from datetime import timedelta
 import pytest
 from django.db import DatabaseError
 
+from actions.models import Task
 from budget.clock import utc_now
 from telegrambot import services
 from telegrambot.delivery import outbox_deliver
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
 from telegrambot.services import (
     MAX_ATTEMPTS,
+    UpdateInProgress,
+    UpdateInvalid,
+    payload_storable,
     processing_lease,
+    text_storable,
     update_process,
     update_retry,
     update_store,
@@ -183,6 +188,119 @@ def test_update_store_is_idempotent_and_validates(bot):
     for bad in ([], {"update_id": "1"}, {"update_id": None}, {"update_id": 2**63}):
         with pytest.raises(services.UpdateInvalid):
             update_store(payload=bad)
+
+
+# --- characters a database cannot store ------------------------------------------------------
+
+
+def test_text_storable_drops_nul_and_lone_surrogates():
+    assert text_storable("a\x00b\x00") == "ab"
+    assert text_storable("x\ud800y") == "x\ufffdy"
+    assert text_storable("emoji 😀 stays") == "emoji 😀 stays"
+    assert payload_storable({"update_id": 7, "a\x00": ["b\x00", {"c": "\x00d"}, 1, None, True]}) == {
+        "update_id": 7, "a": ["b", {"c": "d"}, 1, None, True]}
+
+
+def test_nul_characters_are_stripped_from_the_stored_update_and_the_message(bot, claude):
+    claude.reply_text("Got it.")
+    update = message("a\u0000b")
+    update["message"]["from"]["first_name"] = "Ma\x00ster"
+
+    row, created = update_store(payload=update)
+    assert update_process(update_id=update["update_id"]) == "processed"
+
+    assert created and row.payload["message"]["text"] == "ab"
+    assert stored(update).payload["message"]["text"] == "ab"
+    inbound = ChatMessage.objects.get(update_id=update["update_id"], direction="in")
+    assert (inbound.text, inbound.first_name) == ("ab", "Master")
+    assert claude.message_requests[-1].json["messages"][-1] == {"role": "user", "content": "ab"}
+
+
+# --- the admin's retry -------------------------------------------------------------------------
+
+
+def test_an_update_being_processed_is_not_retried(bot):
+    update = message("/status")
+    update_store(payload=update)
+    claim = utc_now() + processing_lease()
+    TelegramUpdate.objects.update(processing_until=claim, attempts=1)
+
+    with pytest.raises(UpdateInProgress) as refused:
+        update_retry(update_id=update["update_id"])
+
+    assert refused.value.kind == "conflict" and "being processed" in refused.value.message
+    row = stored(update)
+    assert (row.processing_until, row.attempts) == (claim, 1)  # the live claim is untouched
+    assert update_process(update_id=update["update_id"]) == "skipped"
+
+    TelegramUpdate.objects.update(processing_until=utc_now() - timedelta(seconds=1))  # the worker died
+    assert update_retry(update_id=update["update_id"]).attempts == 0
+    assert update_process(update_id=update["update_id"]) == "processed"
+    with pytest.raises(UpdateInvalid):
+        update_retry(update_id=update["update_id"])
+
+
+def test_a_retry_pressed_while_a_command_runs_does_not_run_it_twice(bot, monkeypatch):
+    """Worker A is inside '/task Buy milk' (claim live); the admin presses "Retry now" and
+    worker B picks the update up: the retry is refused, B skips it, one task."""
+    update = message("/task Buy milk")
+    update_store(payload=update)
+    real_handle = services.command_handle
+    seen = []
+
+    def handle_while_retried(**kwargs):
+        with pytest.raises(UpdateInProgress):
+            update_retry(update_id=update["update_id"])
+        seen.append(update_process(update_id=update["update_id"]))  # worker B
+        real_handle(**kwargs)
+
+    monkeypatch.setattr(services, "command_handle", handle_while_retried)
+
+    assert update_process(update_id=update["update_id"]) == "processed"
+    assert seen == ["skipped"]
+    assert Task.objects.count() == 1
+    assert (stored(update).status, stored(update).attempts) == (UpdateStatus.PROCESSED, 1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_retry_from_another_request_never_lets_a_second_worker_in(bot, monkeypatch):
+    import threading
+
+    from django.db import connection
+
+    from telegrambot import commands
+
+    update = message("/task Buy milk")
+    update_store(payload=update)
+    real_reply = commands.command_reply
+    outcomes, threads, done = [], [], threading.Event()
+
+    def admin_and_worker_b():
+        try:
+            try:
+                update_retry(update_id=update["update_id"])
+                outcomes.append("retried")
+            except UpdateInProgress:
+                outcomes.append("refused")
+            outcomes.append(update_process(update_id=update["update_id"]))
+        finally:
+            done.set()
+            connection.close()
+
+    def slow_reply(**kwargs):  # worker A, mid-way through the command
+        if not threads:
+            threads.append(threading.Thread(target=admin_and_worker_b))
+            threads[0].start()
+            done.wait(timeout=3)  # B may block on A's rows: then it goes on once A commits
+        return real_reply(**kwargs)
+
+    monkeypatch.setattr(commands, "command_reply", slow_reply)
+
+    assert update_process(update_id=update["update_id"]) == "processed"
+    threads[0].join(timeout=30)
+    assert outcomes == ["refused", "skipped"]
+    assert Task.objects.count() == 1
 
 
 def test_the_sweep_processes_oldest_first(bot):

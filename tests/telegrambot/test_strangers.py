@@ -9,7 +9,7 @@ import time_machine
 from actions.models import Task
 from decisions.agent import agent_state_get
 from decisions.approvals import approval_ask, approval_request_decision
-from decisions.models import ApprovalStatus
+from decisions.models import ApprovalStatus, Notification
 from telegrambot.models import (
     ChatMessage,
     Direction,
@@ -17,9 +17,17 @@ from telegrambot.models import (
     TelegramUpdate,
     UpdateStatus,
 )
-from telegrambot.services import STRANGER_NOTICE
+from telegrambot.services import STRANGER_NOTICE, Sender, stranger_message_note
 from tests.factories import decision
-from tests.telegrambot._support import MASTER, STRANGER, configure, handle, message, tap
+from tests.telegrambot._support import (
+    MASTER,
+    STRANGER,
+    configure,
+    handle,
+    message,
+    next_update_id,
+    tap,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +64,66 @@ def test_only_one_notice_a_day_however_many_messages(bot):
     assert bot.texts(STRANGER) == [STRANGER_NOTICE]
     assert ChatMessage.objects.filter(direction=Direction.IN, is_master=False).count() == 3
     assert TelegramUpdate.objects.filter(status=UpdateStatus.PROCESSED).count() == 3
+
+
+def test_a_second_message_the_same_day_writes_no_second_notice(bot):
+    def note(text: str) -> bool:
+        return stranger_message_note(update_id=next_update_id(), chat_id=STRANGER, text=text,
+                                     sender=Sender(user_id=STRANGER))
+
+    assert note("Hello?") is True
+    assert note("Anybody?") is False
+
+    notices = ChatMessage.objects.filter(chat_id=STRANGER, direction=Direction.OUT)
+    assert [(n.kind, n.text) for n in notices] == [(MessageKind.NOTICE, STRANGER_NOTICE)]
+    assert Notification.objects.filter(chat_id=STRANGER).count() == 1
+    assert ChatMessage.objects.filter(chat_id=STRANGER, direction=Direction.IN).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_messages_write_one_notice(bot, monkeypatch):
+    """Both strangers' messages handled at once: one outbox row, and one NOTICE row for it."""
+    import threading
+
+    from django.db import connection
+
+    from telegrambot import services
+
+    real_record = services.chat_message_record
+    both_deciding = threading.Barrier(2, timeout=2)
+
+    def record(**kwargs):
+        if kwargs["direction"] == Direction.OUT:
+            try:  # hold each worker just before it writes its NOTICE row, until the other one is there too
+                both_deciding.wait()
+            except threading.BrokenBarrierError:  # the other one waits on this one's outbox row
+                pass
+        return real_record(**kwargs)
+
+    monkeypatch.setattr(services, "chat_message_record", record)
+    results, errors = [], []
+
+    def worker(text: str) -> None:
+        try:
+            results.append(stranger_message_note(update_id=next_update_id(), chat_id=STRANGER, text=text,
+                                                 sender=Sender(user_id=STRANGER)))
+        except BaseException as exc:  # noqa: BLE001 (surfaced below)
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(text,)) for text in ("Hello?", "Anybody?")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert sorted(results) == [False, True]
+    assert Notification.objects.filter(chat_id=STRANGER).count() == 1
+    assert ChatMessage.objects.filter(chat_id=STRANGER, kind=MessageKind.NOTICE).count() == 1
+    assert ChatMessage.objects.filter(chat_id=STRANGER, direction=Direction.IN).count() == 2
 
 
 def test_the_notice_comes_again_the_next_utc_day(bot):

@@ -188,3 +188,27 @@ def test_an_update_whose_task_could_not_be_queued_waits_for_the_sweep(
     assert stored(update).status == UpdateStatus.PROCESSED
     assert len(bot.sent_messages) == 1
     assert Notification.objects.count() == 1
+
+
+# --- characters PostgreSQL refuses -----------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("text, kept", [
+    ("a\u0000b", "ab"),  # jsonb refuses \u0000, text columns refuse NUL
+    ("a\ud800b", "a\ufffdb"),  # a lone surrogate no driver encodes
+])
+def test_an_update_with_characters_postgres_refuses_is_stored_and_answered(
+    client, bot, claude, django_capture_on_commit_callbacks, text, kept,
+):
+    claude.reply_text("Noted.")
+    update = message("placeholder")
+    body = json.dumps(update).replace('"placeholder"', json.dumps(text))  # the JSON escape, as Telegram sends it
+
+    response = deliver(client, body, django_capture_on_commit_callbacks, raw=True)
+
+    assert response.status_code == 200
+    row = stored(update)
+    assert (row.status, row.payload["message"]["text"]) == (UpdateStatus.PROCESSED, kept)
+    assert ChatMessage.objects.get(update_id=update["update_id"], direction="in").text == kept
+    assert bot.texts(MASTER) == ["Noted."]

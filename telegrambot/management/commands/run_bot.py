@@ -8,6 +8,13 @@ it also retries waiting updates and delivers due outbox rows, as the worker's sc
 do). Network trouble is logged and retried with backoff; SIGINT/SIGTERM stop it after
 the current update.
 
+Telegram forgets updates only when a later getUpdates carries a higher offset, so before
+exiting (after --once, or when stopped) the command confirms what it stored with one
+more short call (offset = last + 1, limit 1, no wait); otherwise every cron run would
+fetch the same backlog again. An update that cannot be stored although the database
+works (tried STORE_ATTEMPTS times) is logged and skipped, so it cannot hold up the ones
+behind it; while the database itself is unreachable nothing is skipped.
+
     manage.py run_bot               poll until stopped
     manage.py run_bot --once        one round, without waiting (for tests and cron)
     manage.py run_bot --if-polling  exit 0 at once when no token is set or TELEGRAM_WEBHOOK_URL
@@ -24,18 +31,20 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning, PTBUserWarning
 
 from telegrambot.application import ALLOWED_UPDATES
 from telegrambot.bot import BotSession, telegram_configured
 from telegrambot.delivery import outbox_deliver
-from telegrambot.models import UpdateSource
+from telegrambot.models import TelegramUpdate, UpdateSource
 from telegrambot.services import (
     UpdateInvalid,
     error_summary,
     update_process,
     update_store,
+    update_validate,
     updates_retry_due,
 )
 
@@ -47,6 +56,8 @@ BACKOFF_MAX_SECONDS = 60.0
 CONFLICT_BACKOFF_SECONDS = 30.0
 BATCH_LIMIT = 100
 SWEEP_INTERVAL_SECONDS = 60.0
+STORE_ATTEMPTS = 3
+STORE_RETRY_SECONDS = 0.5
 
 
 class _Stop(Exception):
@@ -81,6 +92,7 @@ class Command(BaseCommand):
         self._stopping = False
         self._waiting = False
         self._offset: int | None = None
+        self._confirmed: int | None = None  # the offset Telegram was last given
         restore = self._install_signal_handlers()
         try:
             if once:
@@ -95,6 +107,7 @@ class Command(BaseCommand):
                 self._run(timeout=max(timeout, 0))
         finally:
             restore()
+            self._confirm()
         self.stdout.write("Telegram polling stopped.")
 
     # --- the loop ---------------------------------------------------------------------
@@ -134,20 +147,23 @@ class Command(BaseCommand):
             try:
                 if self._stopping:
                     raise _Stop
-                updates = session.call(lambda bot: _get_updates(bot, offset=self._offset, timeout=session_timeout))
+                offset = self._offset
+                updates = session.call(lambda bot: _get_updates(bot, offset=offset, timeout=session_timeout))
             except asyncio.CancelledError:  # the signal handler cancelled the long poll
                 raise _Stop from None
             finally:
                 self._waiting = False
+        self._confirmed = offset
         handled = 0
         for payload in updates:
             try:
-                update, created = update_store(payload=payload, source=UpdateSource.POLLING)
+                update_id = update_validate(payload)
             except UpdateInvalid as exc:
                 logger.error("getUpdates returned something that is not an Update (%s); skipped", exc.message)
                 continue
+            update, created = self._store(payload, update_id=update_id)
             # Confirmed with the next getUpdates: stored now, so never lost (the sweep retries it).
-            self._offset = update.update_id + 1
+            self._offset = update_id + 1
             if created:
                 result = update_process(update_id=update.update_id)
                 handled += 1
@@ -156,6 +172,42 @@ class Command(BaseCommand):
                 break
         if handled:
             outbox_deliver()
+
+    def _store(self, payload: dict, *, update_id: int) -> tuple[TelegramUpdate | None, bool]:
+        """update_store, tried STORE_ATTEMPTS times; (None, False) when the update itself
+        cannot be stored (the database answers, this row fails): logged, and skipped by
+        the caller rather than blocking every later update. When the database is away
+        the error is raised: the round fails and is retried, nothing skipped."""
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                return update_store(payload=payload, source=UpdateSource.POLLING)
+            except Exception as exc:
+                if not _database_answers():
+                    raise
+                if attempt == STORE_ATTEMPTS:
+                    logger.error("Update %s could not be stored after %d tries (%s); skipped",
+                                 update_id, attempt, error_summary(exc), exc_info=exc)
+                    return None, False
+                logger.warning("Update %s could not be stored (%s); trying again", update_id, error_summary(exc))
+                time.sleep(STORE_RETRY_SECONDS * attempt)
+        raise AssertionError("unreachable")
+
+    def _confirm(self) -> None:
+        """Tell Telegram the updates below the offset were received (it forgets them only
+        when a getUpdates carries a higher offset): one call, limit 1, no wait; what it
+        returns is left for the next run. A failure only means they come again, and
+        being stored already they are not handled twice."""
+        if self._offset is None or self._offset == self._confirmed:
+            return
+        offset = self._offset
+        try:
+            with BotSession() as session:
+                session.call(lambda bot: _get_updates(bot, offset=offset, timeout=0, limit=1))
+        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 (best effort: never hides how the run ended)
+            logger.warning("Could not confirm updates below %s to Telegram (%s); they will be fetched again",
+                           offset, error_summary(exc))
+            return
+        self._confirmed = offset
 
     def _sweep(self) -> None:
         """What the worker's schedules also do, so polling works without a worker: retry
@@ -201,10 +253,19 @@ def _cancel_all(loop) -> None:
         task.cancel()
 
 
-async def _get_updates(bot, *, offset: int | None, timeout: int) -> list[dict]:
+def _database_answers() -> bool:
+    """Whether the database answers a trivial query on the updates' table."""
+    try:
+        TelegramUpdate.objects.exists()
+    except DatabaseError:
+        return False
+    return True
+
+
+async def _get_updates(bot, *, offset: int | None, timeout: int, limit: int | None = None) -> list[dict]:
     """getUpdates, returning the updates' JSON exactly as Telegram sent it (what the
     webhook stores too), not PTB objects."""
-    kwargs = {"timeout": timeout, "limit": BATCH_LIMIT, "allowed_updates": ALLOWED_UPDATES}
+    kwargs = {"timeout": timeout, "limit": limit or BATCH_LIMIT, "allowed_updates": ALLOWED_UPDATES}
     if offset is not None:
         kwargs["offset"] = offset
     with warnings.catch_warnings():  # PTB suggests bot.get_updates, which parses the JSON
