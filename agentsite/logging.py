@@ -11,7 +11,9 @@ def configured_secrets() -> list[str]:
 
     if not settings.configured:
         return []
-    values = (getattr(settings, name, "") for name in settings.SECRET_SETTING_NAMES)
+    values = [getattr(settings, name, "") for name in settings.SECRET_SETTING_NAMES]
+    # A bot token's part after the colon is the secret half; it can show up on its own.
+    values.append((getattr(settings, "TELEGRAM_BOT_TOKEN", "") or "").partition(":")[2])
     return [v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET_LENGTH]
 
 
@@ -19,6 +21,12 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
     for secret in configured_secrets() if secrets is None else secrets:
         text = text.replace(secret, REDACTED)
     return text
+
+
+def redact_short(text: str, *, limit: int) -> str:
+    """Secret-free and at most `limit` characters: for error text stored in the database."""
+    text = redact(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class RedactSecretsFilter(logging.Filter):

@@ -35,7 +35,6 @@ import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -51,7 +50,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from agentsite.logging import redact
+from agentsite.logging import redact_short
 from decisions.models import Notification, NotificationStatus
 
 from .bot import BotSession, bot_settings, telegram_configured
@@ -63,7 +62,6 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 3600
 LAST_ERROR_MAX_CHARS = 500
-MIN_SECRET_LENGTH = 6  # as agentsite.logging: shorter values would redact ordinary words
 BUTTON_FIELDS = frozenset({"text", "callback_data", "url"})
 
 NOT_CONFIGURED = "Telegram is not configured (TELEGRAM_BOT_TOKEN is empty)"
@@ -323,12 +321,7 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
 
 def _clean(text: str) -> str:
     """Short, and without the bot token (it is part of every request URL) or any secret."""
-    token = settings.TELEGRAM_BOT_TOKEN or ""
-    secrets = [token, token.partition(":")[2]]  # and the secret half, in case it shows alone
-    text = redact(redact(text, [s for s in secrets if len(s) >= MIN_SECRET_LENGTH]))
-    if len(text) > LAST_ERROR_MAX_CHARS:
-        text = text[: LAST_ERROR_MAX_CHARS - 1] + "…"
-    return text
+    return redact_short(text, limit=LAST_ERROR_MAX_CHARS)
 
 
 def _schedule_delivery() -> None:

@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from agentsite.logging import redact
+from agentsite.logging import redact_short
 from budget.clock import utc_now, utc_today
 from budget.errors import ApplicationError
 from decisions.approvals import (
@@ -529,9 +529,4 @@ def error_summary(exc: BaseException) -> str:
 
 
 def error_summary_text(text: str) -> str:
-    token = settings.TELEGRAM_BOT_TOKEN or ""
-    secrets = [s for s in (token, token.partition(":")[2], settings.TELEGRAM_WEBHOOK_SECRET or "") if len(s) >= 6]
-    text = redact(redact(text, secrets))
-    if len(text) > LAST_ERROR_MAX_CHARS:
-        text = text[: LAST_ERROR_MAX_CHARS - 1] + "…"
-    return text
+    return redact_short(text, limit=LAST_ERROR_MAX_CHARS)

@@ -44,13 +44,14 @@ def test_the_console_handler_carries_the_redaction_filter():
 def test_log_lines_and_tracebacks_are_redacted(secrets):
     logger, stream = console_logger()
     logger.error("calling https://api.telegram.org/bot%s/getMe with key %s", BOT_TOKEN, TEST_API_KEY)
+    logger.error("the token's secret half alone: %s", BOT_TOKEN.partition(":")[2])
     try:
         raise RuntimeError(f"failed with secret {WEBHOOK_SECRET} and {OAUTH}")
     except RuntimeError:
         logger.exception("boom")
     output = stream.getvalue()
     assert "[redacted]" in output and "RuntimeError" in output
-    for secret in secrets:
+    for secret in [*secrets, BOT_TOKEN.partition(":")[2]]:
         assert secret not in output
 
 
