@@ -89,3 +89,37 @@ def telegram(settings, fake_telegram):
     settings.TELEGRAM_REQUEST_TIMEOUT_SECONDS = 2
     settings.MASTER_CHAT_IDS = [TEST_MASTER_CHAT_ID]
     return fake_telegram
+
+
+# --- The fault table -------------------------------------------------------------
+# A test that injects a fault says which with `@pytest.mark.fault("Claude 529")`; the
+# run ends with a table: fault, tests tried, tests survived (passed). `make faults`
+# runs just these tests.
+_FAULTS: dict[str, list[int]] = {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    names = [marker.args[0] for marker in item.iter_markers("fault")]
+    counted = report.when == "call" or (report.when == "setup" and report.failed)
+    if names and counted and not report.skipped:
+        for name in dict.fromkeys(names):
+            tried_survived = _FAULTS.setdefault(name, [0, 0])
+            tried_survived[0] += 1
+            tried_survived[1] += int(report.passed)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _FAULTS:
+        return
+    width = max(len(name) for name in _FAULTS)
+    terminalreporter.section("fault table")
+    terminalreporter.write_line(f"{'fault':<{width}}  tried  survived")
+    for name in sorted(_FAULTS):
+        tried, survived = _FAULTS[name]
+        terminalreporter.write_line(f"{name:<{width}}  {tried:>5}  {survived:>8}")
+    tried = sum(t for t, _ in _FAULTS.values())
+    survived = sum(s for _, s in _FAULTS.values())
+    terminalreporter.write_line(f"{'all ' + str(len(_FAULTS)) + ' faults':<{width}}  {tried:>5}  {survived:>8}")
