@@ -1,11 +1,12 @@
 """Turn the model's reply into a validated decision, or a short reason why not.
 
 Pure: no database, no settings. `decision_parse` never raises, because a bad reply
-must end as a failed cycle with a readable error, not as a crashed worker.
+must end as a failed cycle with a readable error, not as a crashed worker. A reply is
+one decision: two different decision objects (a draft and a final, an example and an
+answer) make it ambiguous, and nothing is taken from it.
 """
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -23,9 +24,6 @@ SCAN_MAX_CHARS = 100_000
 SCAN_MAX_CANDIDATES = 256
 _ERRORS_SHOWN = 3
 _ERROR_PART_MAX = 200
-
-# An opening fence (``` or ```json, any info string) up to the closing one.
-_FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
 
 # Strict: a bool or a quoted number is a sloppy reply, not a score.
 Score = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)]
@@ -128,48 +126,61 @@ def should_notify(decision: ProactiveDecision) -> bool:
 def _parse(text: str) -> DecisionParse:
     if not isinstance(text, str):
         return DecisionParse(error="reply is not text")
-    text = text[:SCAN_MAX_CHARS]
-    found = _find_object(text)
-    if found is None:
+    scanned, rest = text[:SCAN_MAX_CHARS], text[SCAN_MAX_CHARS:]
+    found = _scan(scanned)
+    if found.decisions and (found.exhausted or _ACTION_KEY in rest):
+        # A second decision may hide where the scan did not reach: acting on the first
+        # would be a guess.
+        return DecisionParse(error="ambiguous reply: too long or too tangled to be sure it holds one decision")
+    if len(found.decisions) > 1:
+        return DecisionParse(
+            error=f"ambiguous reply: it holds {len(found.decisions)} different decision objects; none was taken"
+        )
+    candidate = found.decisions[0] if found.decisions else found.first_other
+    if candidate is None:
         return DecisionParse(error="no JSON object found")
     try:
-        return DecisionParse(decision=ProactiveDecision.model_validate(found))
+        return DecisionParse(decision=ProactiveDecision.model_validate(candidate))
     except ValidationError as exc:
         return DecisionParse(error=_describe(exc))
 
 
-def _find_object(text: str) -> dict | None:
-    """Fenced blocks first, then the whole text: the first object with an "action" key,
-    else the first object at all (so a decision missing its action gets a precise error)."""
-    budget = [SCAN_MAX_CANDIDATES]
-    first_any = None
-    segments = [m.group(1) for m in _FENCE.finditer(text)]
-    segments.append(text)
-    for segment in segments:
-        for obj in _objects(segment, budget):
-            if "action" in obj:
-                return obj
-            if first_any is None:
-                first_any = obj
-        if budget[0] <= 0:
-            break
-    return first_any
+_ACTION_KEY = '"action"'
 
 
-def _objects(text: str, budget: list[int]):
-    """Yield JSON objects decoded at successive "{" positions, spending a shared budget."""
+@dataclass
+class _Scan:
+    decisions: list[dict]  # distinct objects with an "action" key, in order
+    first_other: dict | None = None  # else the first object at all, for a precise error
+    exhausted: bool = False  # the candidate budget ran out before the end of the text
+
+
+def _scan(text: str) -> _Scan:
+    """Every top-level JSON object in the text (fenced or in prose), decoded at successive
+    "{" positions within a budget of attempts. A reply is one decision: the same object
+    repeated (say, in a fence and again in prose) counts once; two different ones make
+    the reply ambiguous."""
+    found = _Scan(decisions=[])
     decoder = json.JSONDecoder()
+    attempts = 0
     pos = text.find("{")
-    while pos != -1 and budget[0] > 0:
-        budget[0] -= 1
+    while pos != -1:
+        if attempts >= SCAN_MAX_CANDIDATES:
+            found.exhausted = True
+            break
+        attempts += 1
         try:
             value, end = decoder.raw_decode(text, pos)
         except (ValueError, RecursionError):
             pos = text.find("{", pos + 1)
             continue
-        if isinstance(value, dict):
-            yield value
+        if isinstance(value, dict) and "action" in value:
+            if value not in found.decisions:
+                found.decisions.append(value)
+        elif isinstance(value, dict) and found.first_other is None:
+            found.first_other = value
         pos = text.find("{", max(end, pos + 1))
+    return found
 
 
 def _describe(exc: ValidationError) -> str:

@@ -89,6 +89,7 @@ def test_a_significant_result_is_reported(claude, master):
     assert "meditate" in report.text and report.chat_id == 1001
 
 
+@pytest.mark.fault("Claude reply that is not a valid decision")
 def test_invalid_decision_fails_the_cycle_and_executes_nothing(claude):
     claude.reply_text("I think I will rest today, no JSON for you.")
     run = cycle_run()
@@ -102,6 +103,7 @@ def test_invalid_decision_fails_the_cycle_and_executes_nothing(claude):
     assert agent_state_get().consecutive_failures == 1
 
 
+@pytest.mark.fault("Claude reply that is not a valid decision")
 @pytest.mark.parametrize("bad", [
     decision(certainty=1.5), decision(action="dance"), decision(action="develop_skill", skill_name=None),
 ])
@@ -114,7 +116,10 @@ def test_out_of_range_unknown_or_incomplete_decisions_are_invalid(claude, bad):
     assert cycle_run().cycle.reason == "invalid_decision"
 
 
-@pytest.mark.parametrize(("failure", "reason"), [(OVERLOADED, "overloaded"), (SERVER_ERROR, "server_error")])
+@pytest.mark.parametrize(("failure", "reason"), [
+    pytest.param(OVERLOADED, "overloaded", marks=pytest.mark.fault("Claude 529")),
+    pytest.param(SERVER_ERROR, "server_error", marks=pytest.mark.fault("Claude 500")),
+])
 def test_api_outage_fails_the_cycle_releases_the_budget_and_backs_off(claude, failure, reason):
     claude.fail(failure, times=3)
     first = cycle_run()
@@ -160,6 +165,7 @@ def test_another_running_cycle_holds_the_lock(claude):
     assert claude.requests == []
 
 
+@pytest.mark.fault("SIGKILL mid-call")
 def test_a_cycle_left_running_by_a_killed_process_is_failed_by_the_next(claude):
     stale = Cycle.objects.create(status=CycleStatus.RUNNING)
     cycle_lock_acquire()  # the dead process's lock
