@@ -1,10 +1,13 @@
 """The agent dashboard in the admin (/admin/agent/) and its pause/resume button.
 
 Both views are wrapped in `admin.site.admin_view` (staff only, CSRF-protected, never
-cached); the button posts to a view that only calls `decisions.agent` services.
+cached); the button posts to a view that only calls `decisions.agent` services. Pausing
+and resuming need `decisions.control_agent`: staff without it see no button, and a post
+is refused with 403, changing nothing.
 """
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -17,6 +20,8 @@ from .dashboard import dashboard_data
 
 app_name = "agentdash"
 
+CONTROL_AGENT = "decisions.control_agent"
+
 
 @require_GET
 def agent_dashboard(request: HttpRequest) -> HttpResponse:
@@ -24,7 +29,7 @@ def agent_dashboard(request: HttpRequest) -> HttpResponse:
         **admin.site.each_context(request),
         **dashboard_data(),
         "title": "Agent dashboard",
-        "can_pause": request.user.has_perm("decisions.change_agentstate"),
+        "can_pause": request.user.has_perm(CONTROL_AGENT),
     }
     return TemplateResponse(request, "admin/agent_dashboard.html", context)
 
@@ -33,9 +38,8 @@ def agent_dashboard(request: HttpRequest) -> HttpResponse:
 def agent_pause_resume(request: HttpRequest) -> HttpResponse:
     """POST action=pause|resume. Explicit rather than a toggle, so a repeated or stale
     submit does what its button said."""
-    if not request.user.has_perm("decisions.change_agentstate"):
-        messages.error(request, "You may not pause or resume the agent.")
-        return redirect("agentdash:dashboard")
+    if not request.user.has_perm(CONTROL_AGENT):
+        raise PermissionDenied("Pausing and resuming the agent need the control_agent permission.")
     action = request.POST.get("action")
     if action == "pause":
         agent_pause()

@@ -93,7 +93,8 @@ class EffectiveStatusFilter(admin.SimpleListFilter):
 @admin.register(Approval)
 class ApprovalAdmin(admin.ModelAdmin):
     """Read-only records; the Master decides with the Approve / Reject (or Answer)
-    buttons on the page and the list's actions, which call the approval services."""
+    buttons on the page and the list's actions, which call the approval services. Staff
+    without `decisions.decide_approval` see neither, and their posts are refused (403)."""
 
     change_form_template = "admin/decisions/approval/change_form.html"
     list_display = (
@@ -116,12 +117,16 @@ class ApprovalAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        # The model-level permission (obj None) is what allows deciding; a record itself
-        # is never edited through a form, pending or not.
-        return obj is None and super().has_change_permission(request)
+        # A record is never edited through a form, pending or not: deciding is its own
+        # permission (decide_approval), not "change".
+        return False
+
+    def has_decide_permission(self, request) -> bool:
+        """Approve, reject, answer: the buttons, their views and the bulk actions."""
+        return request.user.has_perm(f"{self.opts.app_label}.decide_approval")
 
     def can_decide(self, request) -> bool:
-        return super().has_change_permission(request)
+        return self.has_decide_permission(request)
 
     # --- list ----------------------------------------------------------------------------
 
@@ -294,11 +299,11 @@ class ApprovalAdmin(admin.ModelAdmin):
             ids = ", ".join(f"#{i}" for i in done)
             messages.success(request, f"{done_word.capitalize()} {len(done)} approval(s): {ids}.")
 
-    @admin.action(description="Approve selected decisions", permissions=("change",))
+    @admin.action(description="Approve selected decisions", permissions=("decide",))
     def approve_selected(self, request, queryset):
         self._decide_selected(request, queryset, service=approval_approve, done_word="approved")
 
-    @admin.action(description="Reject selected approvals", permissions=("change",))
+    @admin.action(description="Reject selected approvals", permissions=("decide",))
     def reject_selected(self, request, queryset):
         self._decide_selected(request, queryset, service=approval_reject, done_word="rejected")
 

@@ -20,6 +20,9 @@ class AgentState(models.Model):
 
     class Meta:
         verbose_name = "agent state"
+        # Controlling the agent is a permission of its own, not "change": the admin never
+        # edits this row, and staff status alone must not be enough to steer the agent.
+        permissions = [("control_agent", "Can pause and resume the agent and start a cycle")]
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="agent_state_singleton"),
         ]
@@ -128,6 +131,9 @@ class Approval(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Deciding (approve, reject, answer) in the admin and the API. On Telegram the Masters
+        # are the chats in MASTER_CHAT_IDS; the command line trusts whoever has the shell.
+        permissions = [("decide_approval", "Can approve, reject and answer approvals")]
         indexes = [models.Index(fields=["status", "expires_at"], name="approval_status_expiry")]
         constraints = [
             models.CheckConstraint(

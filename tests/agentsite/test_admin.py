@@ -388,7 +388,8 @@ def test_reservations_are_listed_read_only(admin_client, world):
     assert Reservation.objects.count() == 1
 
 
-def test_staff_without_the_change_permission_can_look_but_not_decide(client, django_user_model, master):
+@pytest.mark.fault("Staff user without permission decides")
+def test_staff_without_the_decide_permission_can_look_but_not_decide(client, django_user_model, master):
     from django.contrib.auth.models import Permission
 
     viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)

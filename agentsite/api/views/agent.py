@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from decisions.agent import agent_pause, agent_resume, cycle_request_now
 from decisions.selectors import agent_status
 
+from ..permissions import CONTROLLING
 from ..serializers import AgentStatusSerializer, RunCycleSerializer
 from .base import ApiView, error_responses
 
@@ -27,6 +28,8 @@ class AgentStatusApi(ApiView):
 
 
 class AgentPauseApi(ApiView):
+    permission_classes = CONTROLLING
+
     @extend_schema(
         operation_id="agent_pause",
         summary="Pause the agent: no scheduled cycles until resumed",
@@ -40,6 +43,8 @@ class AgentPauseApi(ApiView):
 
 
 class AgentResumeApi(ApiView):
+    permission_classes = CONTROLLING
+
     @extend_schema(
         operation_id="agent_resume",
         summary="Resume the agent; the next tick runs a cycle straight away",
@@ -53,6 +58,8 @@ class AgentResumeApi(ApiView):
 
 
 class AgentRunCycleApi(ApiView):
+    permission_classes = CONTROLLING
+
     @extend_schema(
         operation_id="agent_run_cycle",
         summary="Queue one cycle now (still subject to pause, the cycle lock and the budget)",

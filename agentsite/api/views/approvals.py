@@ -12,6 +12,7 @@ from decisions.errors import ApprovalNotFound
 from decisions.models import Approval, Surface
 from decisions.selectors import approval_list
 
+from ..permissions import DECIDING
 from ..serializers import ApprovalAnswerSerializer, ApprovalNoteSerializer, ApprovalFilter, ApprovalSerializer
 from .base import ApiListView, ApiView, error_responses, validated
 
@@ -63,6 +64,8 @@ class ApprovalDetailApi(ApiView):
 
 
 class ApprovalApproveApi(ApiView):
+    permission_classes = DECIDING
+
     @extend_schema(
         operation_id="approvals_approve",
         summary="Approve a pending decision (its action is then executed)",
@@ -80,6 +83,8 @@ class ApprovalApproveApi(ApiView):
 
 
 class ApprovalRejectApi(ApiView):
+    permission_classes = DECIDING
+
     @extend_schema(
         operation_id="approvals_reject",
         summary="Reject a pending decision or question; the note is remembered",
@@ -97,6 +102,8 @@ class ApprovalRejectApi(ApiView):
 
 
 class ApprovalAnswerApi(ApiView):
+    permission_classes = DECIDING
+
     @extend_schema(
         operation_id="approvals_answer",
         summary="Answer a pending question; the answer becomes guidance",

@@ -16,7 +16,8 @@ MAX_ID = 2**63 - 1
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: unknown fields, wrong types, values out of range or too long.",
     401: "Not authenticated: send `Authorization: Token <key>` or log in as staff.",
-    403: "Authenticated, but not a staff user.",
+    403: "Authenticated, but not a staff user; deciding approvals and controlling the agent "
+    "also need the decisions.decide_approval / decisions.control_agent permission.",
     404: "No such object.",
     409: "The object's state forbids the change (e.g. the approval is no longer pending).",
     413: "Request body larger than the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE).",
