@@ -5,16 +5,18 @@ import json
 import logging
 
 import pytest
+from django.db import DataError, IntegrityError, OperationalError
 
 from decisions.models import Notification
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
-from telegrambot.views import SECRET_HEADER
+from telegrambot.views import MAX_JSON_DEPTH, SECRET_HEADER, json_depth
 from tests.conftest import TEST_BOT_TOKEN
 from tests.telegrambot._support import (
     MASTER,
     WEBHOOK_SECRET,
     configure,
     message,
+    next_update_id,
     stored,
     tap,
 )
@@ -61,6 +63,7 @@ def test_the_webhook_is_off_without_a_secret_or_a_token(client, settings, secret
     assert not TelegramUpdate.objects.exists()
 
 
+@pytest.mark.fault("Forged webhook secret")
 @pytest.mark.parametrize("secret", [None, "", "wrong-secret", WEBHOOK_SECRET + "x", WEBHOOK_SECRET[:-1]])
 def test_a_missing_or_wrong_secret_is_forbidden(client, bot, secret, caplog):
     caplog.set_level(logging.INFO)
@@ -99,6 +102,110 @@ def test_a_body_that_is_not_an_update_is_a_bad_request(client, bot, body):
 
     assert response.status_code == 400
     assert not TelegramUpdate.objects.exists()
+
+
+# --- bodies that must not become a 500 -----------------------------------------------------
+
+
+def nested(depth: int, *, update_id: int) -> bytes:
+    """An update whose `x` is `depth` nested arrays (the whole body is one level deeper)."""
+    return b'{"update_id": %d, "x": ' % update_id + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.fault("Webhook deeply nested JSON")
+@pytest.mark.parametrize("depth", [900, 10_000, 100_000])
+def test_a_deeply_nested_body_is_a_bad_request_and_nothing_is_stored(client, bot, depth):
+    response = post(client, nested(depth, update_id=next_update_id()), raw=True)
+
+    assert response.status_code == 400
+    assert response.json() == {"ok": False, "error": "the body is not JSON we accept"}
+    assert not TelegramUpdate.objects.exists()
+
+
+@pytest.mark.fault("Webhook deeply nested JSON")
+def test_the_depth_bound_is_64_and_brackets_inside_strings_do_not_count(client, bot):
+    deepest_allowed, too_deep = next_update_id(), next_update_id()
+    assert MAX_JSON_DEPTH == 64
+    assert post(client, nested(63, update_id=deepest_allowed), raw=True).status_code == 200
+    assert post(client, nested(64, update_id=too_deep), raw=True).status_code == 400
+    bracketed = message("[" * 5000 + '\\"{' * 100)  # text only: depth stays 4
+    assert post(client, bracketed).status_code == 200
+    assert set(TelegramUpdate.objects.values_list("update_id", flat=True)) == {deepest_allowed, bracketed["update_id"]}
+    assert stored(bracketed).payload == bracketed
+
+
+def test_json_depth_is_linear_on_quote_and_escape_runs():
+    import time
+
+    started = time.perf_counter()
+    assert json_depth(b'"' + b'\\"' * 500_000) == 0  # an unterminated string of escaped quotes
+    assert json_depth(b'["' * 200_000) == 100_000  # [ "[" [ "[" ...
+    assert time.perf_counter() - started < 2  # a quadratic scan takes minutes here
+
+
+@pytest.mark.fault("Webhook body that can't be stored")
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"NaN", b"Infinity", b"-Infinity"])
+def test_a_number_json_cannot_hold_is_a_bad_request(client, bot, number):
+    body = b'{"update_id": %d, "message": {"x": %s}}' % (next_update_id(), number)
+
+    response = post(client, body, raw=True)
+
+    assert response.status_code == 400
+    assert not TelegramUpdate.objects.exists()
+
+
+@pytest.mark.fault("Webhook body that can't be stored")
+def test_the_database_refusing_a_body_for_real_is_a_bad_request(client, bot, monkeypatch):
+    """Without the parser's check, inf reaches the database, which refuses it for real
+    (SQLite's JSON_VALID check: IntegrityError; PostgreSQL's jsonb: DataError)."""
+    import telegrambot.views
+
+    monkeypatch.setattr(telegrambot.views, "_finite", float)
+    response = post(client, b'{"update_id": %d, "message": {"x": 1e400}}' % next_update_id(), raw=True)
+
+    assert response.status_code == 400
+    assert response.json() == {"ok": False, "error": "the update can't be stored"}
+    assert not TelegramUpdate.objects.exists()
+
+
+@pytest.mark.fault("Webhook body that can't be stored")
+@pytest.mark.parametrize("error", [IntegrityError, DataError, ValueError])
+def test_a_body_the_database_refuses_is_a_bad_request_and_nothing_is_stored(
+    client, bot, monkeypatch, caplog, django_capture_on_commit_callbacks, error
+):
+    def refuse(self, *args, **kwargs):
+        raise error("value too long for type character varying / invalid input syntax for type json")
+
+    monkeypatch.setattr(TelegramUpdate, "save", refuse)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = post(client, message("/status"))
+
+    assert response.status_code == 400
+    assert response.json() == {"ok": False, "error": "the update can't be stored"}
+    assert callbacks == [] and bot.sent_messages == []  # nothing queued
+    monkeypatch.undo()
+    assert not TelegramUpdate.objects.exists()
+    assert error.__name__ in caplog.text
+
+
+def test_a_database_outage_is_not_disguised_as_a_bad_request(client, bot, monkeypatch):
+    """An OperationalError must stay a server error, so that Telegram redelivers the update."""
+
+    def down(self, *args, **kwargs):
+        raise OperationalError("could not connect to server")
+
+    monkeypatch.setattr(TelegramUpdate, "save", down)
+    with pytest.raises(OperationalError):
+        post(client, message("/status"))
+
+
+def test_a_normal_update_is_still_accepted_after_refusals(client, bot):
+    assert post(client, nested(900, update_id=next_update_id()), raw=True).status_code == 400
+    assert post(client, b'{"update_id": 1, "x": 1e400}', raw=True).status_code == 400
+    update = message("/status")
+
+    assert post(client, update).status_code == 200
+    assert stored(update).payload == update
 
 
 # --- acceptance ----------------------------------------------------------------------------
