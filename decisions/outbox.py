@@ -5,6 +5,7 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import Signal
 
 from budget.clock import utc_now
 
@@ -14,6 +15,11 @@ from .models import Approval, Notification, NotificationKind, NotificationStatus
 logger = logging.getLogger(__name__)
 
 NO_MASTER = "not sent: no Master chat is configured (MASTER_CHAT_IDS is empty)"
+
+# Sent by `notification_retry` inside its transaction, the row locked, with `notification`
+# and `now`: the transport (telegrambot, which this layer must not import) restarts the
+# row's maximum age and keeps a send in flight from being doubled.
+notification_requeued = Signal()
 
 
 @transaction.atomic
@@ -70,8 +76,9 @@ def _schedule_delivery() -> None:
 
 @transaction.atomic
 def notification_retry(*, notification_id: int) -> Notification:
-    """Put a failed (or waiting) notification back in the queue, due now, with a fresh
-    set of attempts; delivery is queued when the transaction commits."""
+    """Put a failed (or waiting) notification back in the queue, due now (or when a send in
+    flight ends), with a fresh set of attempts and a fresh maximum age; delivery is queued
+    when the transaction commits."""
     row = Notification.objects.select_for_update().filter(pk=notification_id).first()
     if row is None:
         raise NotificationNotFound(notification_id=notification_id)
@@ -85,10 +92,12 @@ def notification_retry(*, notification_id: int) -> Notification:
             notification_id=row.pk,
             status=row.status,
         )
+    now = utc_now()
     row.status = NotificationStatus.PENDING
     row.attempts = 0
-    row.next_attempt_at = utc_now()
+    row.next_attempt_at = now
     row.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
+    notification_requeued.send(sender=Notification, notification=row, now=now)
     logger.info("Notification #%s queued again for chat %s", row.pk, row.chat_id)
     transaction.on_commit(_schedule_delivery)
     return row

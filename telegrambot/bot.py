@@ -14,16 +14,22 @@ and cleared when a TELEGRAM_* setting changes (see `telegrambot.apps`).
         message = session.call(lambda bot: bot.send_message(chat_id=1, text="hi"))
 
     me = run_with_bot(lambda bot: bot.get_me())
+
+httpx's timeouts apply to each phase of a request (connect, write, each read), so an
+answer dripped slowly enough never trips them; `call(..., deadline=s)` bounds the whole
+request too (raising TimedOut), which is what a caller holding a lease needs.
 """
 
 import asyncio
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from django.conf import settings
 from telegram import Bot
+from telegram.error import TimedOut
 from telegram.request import HTTPXRequest
 
 T = TypeVar("T")
@@ -47,6 +53,15 @@ class BotSettings:
 
     def __repr__(self) -> str:  # never print the token
         return f"BotSettings(base_url={self.base_url!r}, timeout={self.timeout!r}, token=[redacted])"
+
+    @property
+    def bot_id(self) -> str:
+        """The bot's public id (the token's part before the colon), never its secret half;
+        a digest for a token of another shape."""
+        head, colon, _ = self.token.partition(":")
+        if colon and head.isdigit():
+            return head
+        return "sha256:" + hashlib.sha256(self.token.encode()).hexdigest()[:16]
 
 
 def telegram_configured() -> bool:
@@ -98,14 +113,27 @@ class BotSession:
                 self._runner.close()
             self._runner, self.bot, self._requests = None, None, ()
 
-    def call(self, fn: Callable[[Bot], Awaitable[T]]) -> T:
-        """Run `fn(bot)` to completion on the session's loop and return its result."""
+    def call(self, fn: Callable[[Bot], Awaitable[T]], *, deadline: float | None = None) -> T:
+        """Run `fn(bot)` on the session's loop and return its result.
+
+        With `deadline` (seconds) the whole call is cancelled after that long and TimedOut
+        raised, however the answer trickles in; without, only httpx's per-phase timeouts apply
+        (getUpdates' long poll needs that)."""
         if self._runner is None or self.bot is None:
             raise RuntimeError("BotSession is not open; use it as a context manager")
         bot = self.bot
 
         async def _call() -> T:
-            return await fn(bot)
+            if deadline is None:
+                return await fn(bot)
+            timeout = asyncio.timeout(deadline)
+            try:
+                async with timeout:
+                    return await fn(bot)
+            except TimeoutError as exc:
+                if not timeout.expired():
+                    raise
+                raise TimedOut(f"Timed out: no complete answer within {deadline:g} s") from exc
 
         return self._runner.run(_call())
 

@@ -1,42 +1,67 @@
 """Delivery of the outbox (`decisions.models.Notification`) to Telegram.
 
-`outbox_deliver` picks the due rows (pending, with a chat, `next_attempt_at` empty or
-past), oldest first, and handles each in its own transaction with the row locked:
-`SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so a row another worker holds is
-skipped, and the row is re-read under the lock, so one already sent is skipped too; on
-SQLite the IMMEDIATE transactions (see settings) serialise the workers. A message is
-thus never sent twice by two workers. (At-least-once remains only where nothing can
-know: a crash after Telegram accepted a part but before the commit, or a timeout on a
-request Telegram did receive.)
+The promise: a message is retried through any transient fault until it is delivered or
+NOTIFICATION_MAX_AGE_SECONDS old (then it fails visibly); the messages of one chat arrive
+in the order they were written; Telegram's flood control pauses the whole bot; and no
+two workers ever send one row at the same time.
+
+`outbox_deliver` works through the due rows oldest first, one at a time. Each is taken
+(`_claim`) in a short transaction with the row locked (`SELECT ... FOR UPDATE SKIP
+LOCKED` on PostgreSQL; on SQLite the IMMEDIATE transactions serialise the workers) and
+re-checked there:
+- head of line per chat: a row goes only when no earlier row of its chat is still
+  pending (sending, backing off or waiting), so a backlog arrives in order;
+- flood control per bot: while `BotState.paused_until` (set by any worker's 429) has not
+  passed, nothing is sent, to any chat, by any worker;
+- a lease: `next_attempt_at` is pushed past the longest the send can take (the total
+  deadline of a request x the parts left + a margin), and the worker never starts a part
+  its lease can't cover, so no other worker takes the row while it is in flight. The
+  HTTP calls then run outside any transaction (on SQLite a transaction holds the
+  database's write lock, and the webhook and cycles must not wait on Telegram).
+
+A request has two limits: httpx's per-phase timeout (connect, write, each read) and a
+total deadline of DEADLINE_FACTOR times it (an answer dripped byte by byte never trips
+the first). The per-phase timeout starts at TELEGRAM_REQUEST_TIMEOUT_SECONDS and doubles
+for the bot after each timeout (up to TIMEOUT_CAP_SECONDS), settling back once answers
+are quick: a Telegram slower than the timeout costs one duplicate, not one per retry.
 
 A text longer than Telegram's 4096 characters goes out in parts (`telegrambot.text`);
 `sent_parts` records progress, so a failure after part 1 resumes at part 2 and never
 re-sends part 1. The last part carries the stored inline keyboard.
 
 Failures:
-- flood control (429 RetryAfter): retry after exactly what Telegram asked; the round
-  stops (more requests would only extend the wait); counted in `attempts` but never
-  fails the row by itself;
+- flood control (429 RetryAfter): the bot pauses for what Telegram asked (shared by all
+  workers through `BotState`); the round stops; counted in `attempts`, never fails a row;
 - refused for good (400 BadRequest such as "chat not found", 403 Forbidden such as
   "bot was blocked by the user"), an empty text or a malformed stored keyboard: failed
   at once;
 - the token or API URL rejected (401/404 InvalidToken): not the message's fault, so no
   attempt is counted; the row stays due, `last_error` says why, the round stops;
-- anything else (502, timeouts, network): retried with exponential backoff
-  (5 s, 10 s, 20 s ... capped at 1 h); failed after MAX_ATTEMPTS attempts.
+- anything else (502, timeouts, refused connections, network): retried with exponential
+  backoff (5 s, 10 s, 20 s ... at most 10 min) for as long as the row is younger than
+  NOTIFICATION_MAX_AGE_SECONDS (counted from when it was written, or from "Retry now");
+  then it fails, `last_error` saying it expired after how many attempts.
 `last_error` is written here, short, and scrubbed of the bot token and other secrets.
 
-With no bot token configured nothing is attempted and the rows stay pending, visible in
-the admin. `decisions.outbox.notification_retry` puts a failed row back ("retry now").
+Limits: at-least-once, not exactly-once, where nothing can know: Telegram accepted a send
+whose answer was lost (a timeout, a dropped connection), or a crash after Telegram
+accepted a part but before the commit; the retry then sends it again.
+
+With no bot token configured nothing is attempted and the rows stay pending (until they
+expire), visible in the admin. `decisions.outbox.notification_retry` puts a row back
+("retry now") with a fresh age; `notification_delivery_restart` is its hook here.
 """
 
 import logging
+import time
 import warnings
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import (
@@ -53,20 +78,29 @@ from telegram.warnings import PTBDeprecationWarning
 from agentsite.logging import redact_short
 from decisions.models import Notification, NotificationStatus
 
-from .bot import BotSession, bot_settings, telegram_configured
+from .bot import BotSession, BotSettings, bot_settings, telegram_configured
+from .models import BotState, NotificationDelivery
 from .text import split_message
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 5
-BACKOFF_CAP_SECONDS = 3600
+BACKOFF_CAP_SECONDS = 600  # never more than 10 minutes between tries
+DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
+TIMEOUT_CAP_SECONDS = 60.0  # the per-phase timeout grows after timeouts up to this
+DEADLINE_FACTOR = 2  # a whole request may take this many per-phase timeouts
+LEASE_MARGIN_SECONDS = 30.0  # the database writes around a send
+ROUND_BUDGET_SECONDS = 120.0  # a round starts no new row after this (the next round goes on)
 LAST_ERROR_MAX_CHARS = 500
 BUTTON_FIELDS = frozenset({"text", "callback_data", "url"})
 
 NOT_CONFIGURED = "Telegram is not configured (TELEGRAM_BOT_TOKEN is empty)"
 
 SENT, RETRYING, FAILED, SKIPPED = "sent", "retrying", "failed", "skipped"
+ROW_FIELDS = [
+    "chat_id", "status", "attempts", "last_error", "next_attempt_at", "sent_at", "sent_parts",
+    "telegram_message_id", "updated_at",
+]
 
 
 @dataclass(frozen=True)
@@ -75,17 +109,31 @@ class _Outcome:
     stop: str = ""  # non-empty: end the round early, and why
 
 
+@dataclass(frozen=True)
+class _Claim:
+    """A row taken by this worker: what to send it with and until when it is ours."""
+
+    row: Notification
+    bot_id: str
+    timeout: float  # per phase (connect, write, each read)
+    deadline: float  # the whole request
+    lease_until: datetime
+    expires_at: datetime
+
+
 # --- public services --------------------------------------------------------------
 
 
 def outbox_deliver(*, limit: int = 50) -> dict:
-    """Deliver up to `limit` due notifications; returns what happened.
+    """Deliver up to `limit` due notifications, oldest first, heads of their chats only;
+    returns what happened.
 
-    Keys: configured (bool), sent, retrying, failed, skipped (counts) and detail (a
-    sentence; empty when there is nothing to add). Rows left untouched because the round
-    stopped early count as skipped.
+    Keys: configured (bool), sent, retrying, failed (expired rows included), skipped
+    (counts) and detail (a sentence; empty when there is nothing to add). Due rows left
+    untouched because the round stopped early count as skipped.
     """
     report = {"configured": True, "sent": 0, "retrying": 0, "failed": 0, "skipped": 0, "detail": ""}
+    report["failed"] += outbox_expire()
     if not telegram_configured():
         waiting = Notification.objects.filter(
             status=NotificationStatus.PENDING, chat_id__isnull=False
@@ -95,21 +143,114 @@ def outbox_deliver(*, limit: int = 50) -> dict:
             logger.warning("Outbox not delivered: %s", report["detail"])
         return report
 
-    ids = list(_due(timezone.now()).order_by("created_at", "id").values_list("id", flat=True)[:limit])
-    if not ids:
+    config = bot_settings()
+    paused = _paused_for(config.bot_id, timezone.now())
+    if paused:  # checked again per row; this spares opening a session for nothing
+        report.update(skipped=min(_due(timezone.now()).count(), limit), detail=paused)
         return report
-    with BotSession() as session:
-        for position, notification_id in enumerate(ids):
-            outcome = _deliver_one(session, notification_id)
+
+    started = time.monotonic()
+    tried: set[int] = set()
+    session: BotSession | None = None
+    try:
+        while len(tried) < limit:
+            notification_id = _next_head(exclude=tried)
+            if notification_id is None:
+                break
+            if time.monotonic() - started > ROUND_BUDGET_SECONDS:
+                report["detail"] = f"round time budget ({ROUND_BUDGET_SECONDS:g} s) used; the next round goes on"
+                break
+            if session is None:
+                session = BotSession().__enter__()
+            tried.add(notification_id)
+            outcome = _deliver_one(session, config, notification_id)
             report[outcome.result] += 1
             if outcome.stop:
-                report["skipped"] += len(ids) - position - 1
+                left = _due(timezone.now()).exclude(pk__in=tried).count()
+                report["skipped"] += min(left, limit - len(tried))
                 report["detail"] = outcome.stop
                 break
-    logger.info(
-        "Outbox round: %(sent)s sent, %(retrying)s retrying, %(failed)s failed, %(skipped)s skipped", report
-    )
+    finally:
+        if session is not None:
+            session.__exit__(None, None, None)
+    if tried:
+        logger.info(
+            "Outbox round: %(sent)s sent, %(retrying)s retrying, %(failed)s failed, %(skipped)s skipped", report
+        )
     return report
+
+
+def outbox_expire(*, now: datetime | None = None) -> int:
+    """Fail the due rows older than NOTIFICATION_MAX_AGE_SECONDS (the age counted from when
+    the row was written, or from its last "Retry now"); returns how many."""
+    now = now or timezone.now()
+    cutoff = now - max_age()
+    candidates = list(
+        _due(now)
+        .annotate(window_start=Coalesce("delivery__window_started_at", "created_at"))
+        .filter(window_start__lte=cutoff)
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)
+    )
+    expired = 0
+    for notification_id in candidates:
+        with transaction.atomic():
+            row = _locked(notification_id)
+            if row is None or _expires_at(row) > now:  # sent, taken or retried meanwhile
+                continue
+            _expire(row, reason=row.last_error or "never attempted")
+            row.save(update_fields=ROW_FIELDS)
+            expired += 1
+    return expired
+
+
+def notification_delivery_restart(*, notification: Notification, now: datetime) -> None:
+    """`notification_retry`'s hook (inside its transaction, the row locked): the row gets a
+    fresh maximum age, and if a worker is sending it right now it stays that worker's
+    until its lease ends, so "Retry now" never makes a second worker send it at once."""
+    delivery, _ = NotificationDelivery.objects.select_for_update().get_or_create(notification_id=notification.pk)
+    delivery.window_started_at = now
+    delivery.save(update_fields=["window_started_at"])
+    if delivery.leased_until is not None and delivery.leased_until > now:
+        notification.next_attempt_at = delivery.leased_until
+        Notification.objects.filter(pk=notification.pk).update(next_attempt_at=delivery.leased_until)
+
+
+@transaction.atomic
+def bot_pause(*, bot_id: str, until: datetime, reason: str = "") -> datetime:
+    """No send of this bot, by any worker, before `until` (a pause already longer stays);
+    returns when the pause ends."""
+    state, _ = BotState.objects.select_for_update().get_or_create(bot_id=bot_id)
+    if state.paused_until is None or state.paused_until < until:
+        state.paused_until, state.pause_reason = until, reason[:200]
+        state.save(update_fields=["paused_until", "pause_reason", "updated_at"])
+    return state.paused_until
+
+
+@transaction.atomic
+def bot_timeout_grow(*, bot_id: str, timed_out_after: float) -> float:
+    """A request with per-phase timeout `timed_out_after` timed out: the bot's next requests
+    get twice that (at most TIMEOUT_CAP_SECONDS); returns the timeout now in force."""
+    grown = min(timed_out_after * 2, _timeout_cap())
+    state, _ = BotState.objects.select_for_update().get_or_create(bot_id=bot_id)
+    if (state.request_timeout or 0) < grown:
+        state.request_timeout = grown
+        state.save(update_fields=["request_timeout", "updated_at"])
+    return state.request_timeout
+
+
+def bot_timeout_settle(*, bot_id: str, used: float, slowest: float) -> None:
+    """A send with timeout `used` succeeded, its slowest request taking `slowest` seconds:
+    shrink the grown timeout towards twice that, never below the configured one."""
+    base = bot_settings().timeout
+    if used <= base:
+        return
+    settled = max(base, min(used, slowest * 2))
+    if settled < used:
+        # Only if no other worker changed it meanwhile (a timeout there wins).
+        BotState.objects.filter(bot_id=bot_id, request_timeout=used).update(
+            request_timeout=None if settled == base else settled, updated_at=timezone.now()
+        )
 
 
 def build_reply_markup(data: dict | None) -> InlineKeyboardMarkup | None:
@@ -136,16 +277,41 @@ def build_reply_markup(data: dict | None) -> InlineKeyboardMarkup | None:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """The wait after the `attempts`-th failed attempt: 5 s, 10 s, 20 s ... at most 1 h."""
-    return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_CAP_SECONDS))
+    """The wait after the `attempts`-th failed attempt: 5 s, 10 s, 20 s ... at most 10 min."""
+    exponent = min(max(attempts - 1, 0), 32)  # beyond this the cap is reached anyway
+    return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2**exponent, BACKOFF_CAP_SECONDS))
 
 
-# --- one row --------------------------------------------------------------------
+def max_age() -> timedelta:
+    return timedelta(seconds=getattr(settings, "NOTIFICATION_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS))
+
+
+# --- choosing and taking a row ------------------------------------------------------
 
 
 def _due(now) -> QuerySet[Notification]:
     return Notification.objects.filter(status=NotificationStatus.PENDING, chat_id__isnull=False).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
+def _earlier_pending(*, chat_id, created_at, pk) -> QuerySet[Notification]:
+    """Rows of the same chat written before this one and not yet sent or failed."""
+    return Notification.objects.filter(status=NotificationStatus.PENDING, chat_id=chat_id).filter(
+        Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk)
+    )
+
+
+def _next_head(*, exclude: set[int]) -> int | None:
+    """The oldest due row that heads its chat's queue, not yet tried this round."""
+    earlier = _earlier_pending(chat_id=OuterRef("chat_id"), created_at=OuterRef("created_at"), pk=OuterRef("id"))
+    return (
+        _due(timezone.now())
+        .exclude(pk__in=exclude)
+        .filter(~Exists(earlier))
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)
+        .first()
     )
 
 
@@ -159,39 +325,51 @@ def _locked(notification_id: int) -> Notification | None:
     return rows.first()
 
 
-def _claim(notification_id: int) -> Notification | None:
-    """Take the row for this worker with a short lease, in a short transaction.
-
-    The lease (next_attempt_at pushed past the longest possible send) keeps other workers
-    off it, so the HTTP calls run outside any transaction: on SQLite a transaction holds
-    the database's write lock, and the webhook and cycles must not wait on Telegram.
-    A worker that dies mid-send leaves a lease that simply runs out."""
+def _claim(config: BotSettings, notification_id: int) -> _Claim | _Outcome:
+    """Take the row for this worker with a lease, in a short transaction, or say why not."""
     with transaction.atomic():
         row = _locked(notification_id)
         if row is None:
-            return None
+            return _Outcome(SKIPPED)
+        if _earlier_pending(chat_id=row.chat_id, created_at=row.created_at, pk=row.pk).exists():
+            return _Outcome(SKIPPED)  # an earlier message of this chat goes first
+        now = timezone.now()
+        state = BotState.objects.filter(bot_id=config.bot_id).first()
+        if state is not None and state.paused_until is not None and state.paused_until > now:
+            return _Outcome(SKIPPED, stop=_pause_detail(state.paused_until - now))
+        expires_at = _expires_at(row)
+        if expires_at <= now:
+            _expire(row, reason=row.last_error or "never attempted")
+            row.save(update_fields=ROW_FIELDS)
+            return _Outcome(FAILED)
+        timeout = max(config.timeout, (state.request_timeout if state else None) or 0)
+        deadline = timeout * DEADLINE_FACTOR
         parts = max(1, len(split_message(row.text)) - row.sent_parts)
-        lease = timedelta(seconds=bot_settings().timeout * (parts + 1) + 30)
-        Notification.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now() + lease)
-        return row
+        lease_until = now + timedelta(seconds=deadline * parts + LEASE_MARGIN_SECONDS)
+        Notification.objects.filter(pk=row.pk).update(next_attempt_at=lease_until)
+        NotificationDelivery.objects.update_or_create(
+            notification_id=row.pk, defaults={"leased_until": lease_until}
+        )
+        return _Claim(row, config.bot_id, timeout, deadline, lease_until, expires_at)
 
 
-def _deliver_one(session: BotSession, notification_id: int) -> _Outcome:
-    row = _claim(notification_id)
-    if row is None:
-        return _Outcome(SKIPPED)
-    outcome = _attempt(session, row)
-    row.save(
-        update_fields=[
-            "chat_id", "status", "attempts", "last_error", "next_attempt_at", "sent_at",
-            "sent_parts", "telegram_message_id", "updated_at",
-        ]
-    )
+def _deliver_one(session: BotSession, config: BotSettings, notification_id: int) -> _Outcome:
+    claim = _claim(config, notification_id)
+    if isinstance(claim, _Outcome):
+        return claim
+    outcome = _attempt(session, claim)
+    with transaction.atomic():
+        claim.row.save(update_fields=ROW_FIELDS)
+        NotificationDelivery.objects.filter(notification_id=claim.row.pk).update(leased_until=None)
     return outcome
 
 
-def _attempt(session: BotSession, row: Notification) -> _Outcome:
-    """Send what is left of `row` and record the result on it (the caller saves)."""
+# --- one send -------------------------------------------------------------------------
+
+
+def _attempt(session: BotSession, claim: _Claim) -> _Outcome:
+    """Send what is left of the row and record the result on it (the caller saves)."""
+    row = claim.row
     # Telegram refuses whitespace-only messages (and trims edges), so such parts go unsent.
     parts = [part for part in split_message(row.text) if part.strip()]
     if not parts:
@@ -201,12 +379,22 @@ def _attempt(session: BotSession, row: Notification) -> _Outcome:
     except ValueError as exc:
         return _give_up(row, f"permanent: invalid reply_markup ({exc})")
 
-    total = len(parts)
+    total, first, slowest = len(parts), row.sent_parts, 0.0
     try:
-        for index in range(row.sent_parts, total):
+        for index in range(first, total):
+            if index > first:  # another worker may have met flood control meanwhile
+                paused = _paused_for(claim.bot_id, timezone.now())
+                if paused:
+                    return _hold(row, f"{paused}{_progress(row, total)}", stop=paused)
+            if timezone.now() + timedelta(seconds=claim.deadline) > claim.lease_until:
+                # Never start a request the lease can't cover: another worker may take the row then.
+                return _hold(row, f"lease ran short (slow database?){_progress(row, total)}")
+            began = time.monotonic()
             message = session.call(
-                _sender(row.chat_id, parts[index], markup if index == total - 1 else None)
+                _sender(row.chat_id, parts[index], markup if index == total - 1 else None, claim.timeout),
+                deadline=claim.deadline,
             )
+            slowest = max(slowest, time.monotonic() - began)
             row.sent_parts = index + 1
             row.telegram_message_id = message.message_id
             # Progress is stored at once: a crash after this part never re-sends it.
@@ -214,7 +402,7 @@ def _attempt(session: BotSession, row: Notification) -> _Outcome:
                 sent_parts=row.sent_parts, telegram_message_id=row.telegram_message_id
             )
     except RetryAfter as exc:
-        return _rate_limited(row, exc, total)
+        return _rate_limited(claim, exc, total)
     except InvalidToken as exc:
         return _token_rejected(row, exc)
     except ChatMigrated as exc:
@@ -222,13 +410,19 @@ def _attempt(session: BotSession, row: Notification) -> _Outcome:
     except (Forbidden, BadRequest) as exc:  # BadRequest before its base class NetworkError
         return _give_up(row, f"permanent: {_describe(exc)}{_progress(row, total)}")
     except TimedOut as exc:
-        return _retry_later(row, f"{_describe(exc)} (Telegram may have received it){_progress(row, total)}")
-    except TelegramError as exc:  # NetworkError (5xx, connection), Conflict, ...
-        return _retry_later(row, f"{_describe(exc)}{_progress(row, total)}")
+        grown = bot_timeout_grow(bot_id=claim.bot_id, timed_out_after=claim.timeout)
+        return _retry_later(
+            claim,
+            f"{_describe(exc)} (Telegram may have received it){_progress(row, total)}; "
+            f"request timeout now {grown:g} s",
+        )
+    except TelegramError as exc:  # NetworkError (5xx, refused connection), Conflict, ...
+        return _retry_later(claim, f"{_describe(exc)}{_progress(row, total)}")
     except Exception as exc:  # a bug or an unexpected library error: keep the row, keep going
         logger.exception("Unexpected error delivering notification #%s", row.pk)
-        return _retry_later(row, f"unexpected {type(exc).__name__}{_progress(row, total)}")
+        return _retry_later(claim, f"unexpected {type(exc).__name__}{_progress(row, total)}")
 
+    bot_timeout_settle(bot_id=claim.bot_id, used=claim.timeout, slowest=slowest)
     row.status = NotificationStatus.SENT
     row.attempts += 1
     row.sent_at = timezone.now()
@@ -241,12 +435,22 @@ def _attempt(session: BotSession, row: Notification) -> _Outcome:
     return _Outcome(SENT)
 
 
-def _sender(chat_id: int, text: str, markup: InlineKeyboardMarkup | None):
-    return lambda bot: bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+def _sender(chat_id: int, text: str, markup: InlineKeyboardMarkup | None, timeout: float):
+    return lambda bot: bot.send_message(
+        chat_id=chat_id, text=text, reply_markup=markup,
+        read_timeout=timeout, write_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout,
+    )
+
+
+# --- outcomes -------------------------------------------------------------------------
 
 
 def _give_up(row: Notification, reason: str) -> _Outcome:
     row.attempts += 1
+    return _fail(row, reason)
+
+
+def _fail(row: Notification, reason: str) -> _Outcome:
     row.status = NotificationStatus.FAILED
     row.next_attempt_at = None
     row.last_error = _clean(reason)
@@ -254,32 +458,55 @@ def _give_up(row: Notification, reason: str) -> _Outcome:
     return _Outcome(FAILED)
 
 
-def _retry_later(row: Notification, reason: str) -> _Outcome:
-    if row.attempts + 1 >= MAX_ATTEMPTS:
-        return _give_up(row, f"gave up after {MAX_ATTEMPTS} attempts; last: {reason}")
+def _expire(row: Notification, *, reason: str) -> _Outcome:
+    return _fail(
+        row,
+        f"expired after {row.attempts} attempt(s) over {_age_text(max_age())} "
+        f"(NOTIFICATION_MAX_AGE_SECONDS); last: {reason}",
+    )
+
+
+def _retry_later(claim: _Claim, reason: str) -> _Outcome:
+    row, now = claim.row, timezone.now()
     row.attempts += 1
+    if now >= claim.expires_at:
+        return _expire(row, reason=reason)
     delay = retry_delay(row.attempts)
-    row.next_attempt_at = timezone.now() + delay
+    # Not past the expiry, so an expired row fails on time rather than up to 10 min late.
+    row.next_attempt_at = min(now + delay, claim.expires_at)
     row.last_error = _clean(
-        f"attempt {row.attempts} of {MAX_ATTEMPTS} failed: {reason}; "
-        f"next try in {int(delay.total_seconds())} s"
+        f"attempt {row.attempts} failed: {reason}; next try in {int(delay.total_seconds())} s"
     )
     logger.warning("Notification #%s to chat %s: %s", row.pk, row.chat_id, row.last_error)
     return _Outcome(RETRYING)
 
 
-def _rate_limited(row: Notification, exc: RetryAfter, total: int) -> _Outcome:
+def _hold(row: Notification, reason: str, *, stop: str = "") -> _Outcome:
+    """Give the row back, due now, without counting an attempt (nothing was tried)."""
+    row.next_attempt_at = timezone.now()
+    row.last_error = _clean(f"held back: {reason}")
+    return _Outcome(RETRYING, stop=stop)
+
+
+def _rate_limited(claim: _Claim, exc: RetryAfter, total: int) -> _Outcome:
+    row = claim.row
     seconds = max(_retry_after_seconds(exc), 1.0)
+    until = bot_pause(
+        bot_id=claim.bot_id, until=timezone.now() + timedelta(seconds=seconds),
+        reason=f"429 on notification #{row.pk}: retry after {seconds:g} s",
+    )
     row.attempts += 1
-    row.next_attempt_at = timezone.now() + timedelta(seconds=seconds)
+    row.next_attempt_at = until
     row.last_error = _clean(
-        f"rate limited by Telegram: retry after {seconds:g} s (attempt {row.attempts}){_progress(row, total)}"
+        f"rate limited by Telegram: retry after {seconds:g} s (attempt {row.attempts}; every send of the "
+        f"bot waits){_progress(row, total)}"
     )
     logger.warning("Notification #%s to chat %s: %s", row.pk, row.chat_id, row.last_error)
     return _Outcome(RETRYING, stop=f"rate limited by Telegram for {seconds:g} s")
 
 
 def _token_rejected(row: Notification, exc: InvalidToken) -> _Outcome:
+    row.next_attempt_at = None  # due again next round: the fix is the operator's
     row.last_error = _clean(
         f"Telegram rejected the bot token or API URL ({_describe(exc)}); check TELEGRAM_BOT_TOKEN and "
         "TELEGRAM_API_BASE_URL; not counted as an attempt"
@@ -298,6 +525,35 @@ def _chat_migrated(row: Notification, exc: ChatMigrated) -> _Outcome:
 
 
 # --- helpers ----------------------------------------------------------------------
+
+
+def _expires_at(row: Notification) -> datetime:
+    delivery = NotificationDelivery.objects.filter(notification_id=row.pk).only("window_started_at").first()
+    start = max(row.created_at, delivery.window_started_at) if delivery and delivery.window_started_at else row.created_at
+    return start + max_age()
+
+
+def _paused_for(bot_id: str, now: datetime) -> str:
+    """Why nothing may be sent now (flood control), or ''."""
+    until = BotState.objects.filter(bot_id=bot_id, paused_until__gt=now).values_list("paused_until", flat=True).first()
+    return _pause_detail(until - now) if until else ""
+
+
+def _pause_detail(left: timedelta) -> str:
+    return f"paused by Telegram's flood control for {left.total_seconds():.1f} s more"
+
+
+def _timeout_cap() -> float:
+    return max(TIMEOUT_CAP_SECONDS, bot_settings().timeout)
+
+
+def _age_text(age: timedelta) -> str:
+    seconds = int(age.total_seconds())
+    for unit, name in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= unit and seconds % unit == 0:
+            count = seconds // unit
+            return f"{count} {name}{'s' if count != 1 else ''}"
+    return f"{seconds} s"
 
 
 def _describe(exc: Exception) -> str:
@@ -322,12 +578,3 @@ def _retry_after_seconds(exc: RetryAfter) -> float:
 def _clean(text: str) -> str:
     """Short, and without the bot token (it is part of every request URL) or any secret."""
     return redact_short(text, limit=LAST_ERROR_MAX_CHARS)
-
-
-def _schedule_delivery() -> None:
-    from django_q.tasks import async_task
-
-    try:
-        async_task("telegrambot.tasks.outbox_deliver_task", task_name="outbox-deliver", group="outbox")
-    except Exception:  # the broker being down must not undo the retry; the sweep picks it up
-        logger.warning("Could not queue outbox delivery; the periodic sweep will retry")

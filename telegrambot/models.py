@@ -4,11 +4,15 @@
 first (idempotently on Telegram's `update_id`) and handled afterwards, so one that fails
 is retried by the sweep rather than lost. `ChatMessage` is the conversation with every
 chat, strangers included (so the admin shows who knocked), and the history the reactive
-chat gives Claude.
+chat gives Claude. `BotState` and `NotificationDelivery` hold the outbox delivery's shared
+state (flood control, the grown request timeout, leases, restarted expiry windows).
 """
 
 from django.db import models
 from django.db.models import Q
+from django.dispatch import receiver
+
+from decisions.outbox import notification_requeued
 
 
 class UpdateStatus(models.TextChoices):
@@ -106,3 +110,60 @@ class ChatMessage(models.Model):
     def __str__(self) -> str:
         arrow = "←" if self.direction == Direction.IN else "→"
         return f"{arrow} {self.chat_id}: {self.text[:60]}"
+
+
+# --- outbox delivery state (the outbox rows themselves are decisions.Notification) ------------
+
+
+class BotState(models.Model):
+    """One row per bot, shared by every delivery worker through the database.
+
+    Flood control is Telegram's per bot: a 429's retry_after pauses every send of the bot
+    (`paused_until`), not only the message that met it. `request_timeout` grows after a
+    request timed out, so a slow Telegram is waited for instead of being sent the same
+    message again and again; it settles back once answers are quick again.
+    """
+
+    bot_id = models.CharField(
+        max_length=32, primary_key=True, help_text="the numeric id before the token's colon (never its secret)"
+    )
+    paused_until = models.DateTimeField(null=True, blank=True, help_text="no send before this (flood control)")
+    pause_reason = models.CharField(max_length=200, blank=True)
+    request_timeout = models.FloatField(
+        null=True, blank=True, help_text="seconds per request phase; empty: TELEGRAM_REQUEST_TIMEOUT_SECONDS"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "bot delivery state"
+
+    def __str__(self) -> str:
+        return f"Bot {self.bot_id}"
+
+
+class NotificationDelivery(models.Model):
+    """What delivery knows about one outbox row beyond the row itself (created on demand).
+
+    `leased_until`: a worker is sending it until then ("Retry now" waits for that rather
+    than letting a second worker send it at once). `window_started_at`: set by "Retry now",
+    so a retried row gets a fresh NOTIFICATION_MAX_AGE_SECONDS instead of the age it had.
+    """
+
+    notification = models.OneToOneField(
+        "decisions.Notification", primary_key=True, on_delete=models.CASCADE, related_name="delivery"
+    )
+    leased_until = models.DateTimeField(null=True, blank=True)
+    window_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="expiry counts from here (else from when the row was written)"
+    )
+
+    def __str__(self) -> str:
+        return f"Delivery of notification #{self.notification_id}"
+
+
+# Connected here: every process (web, workers, commands) imports the models at startup.
+@receiver(notification_requeued, dispatch_uid="telegrambot-notification-requeued")
+def _notification_requeued(sender, *, notification, now, **kwargs) -> None:
+    from .delivery import notification_delivery_restart
+
+    notification_delivery_restart(notification=notification, now=now)

@@ -198,6 +198,9 @@ Q_CLUSTER = {
     "name": "agentsite",
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": Q_TASK_TIMEOUT_SECONDS,
+# The outbox retries a transient failure (outage, timeout, 5xx, 429) until delivered or
+# this old (then the row fails visibly); a permanent refusal fails at once.
+NOTIFICATION_MAX_AGE_SECONDS = env.int("NOTIFICATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
     "retry": Q_TASK_TIMEOUT_SECONDS + 120,
     "max_attempts": 3,
     "catch_up": False,
