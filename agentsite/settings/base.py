@@ -55,8 +55,13 @@ MIDDLEWARE = [
 # Behind a TLS-terminating proxy (Telegram webhooks need HTTPS): trust its header, list
 # the public origin for CSRF, and keep cookies on HTTPS.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
-if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+BEHIND_TLS_PROXY = env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies that append to X-Forwarded-For in front of us: the client is the address that
+# many hops from its right, so a client-chosen X-Forwarded-For can't pick its own address
+# (and reset its throttle). Without a proxy the header is ignored altogether.
+NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=1) if BEHIND_TLS_PROXY else 0
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
 
@@ -121,6 +126,10 @@ AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True
 # Lock the (address, username) pair: a stranger can't lock the Master out from elsewhere.
 AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+# The address is the API throttles' own (NUM_PROXIES above), so both count the same
+# client. This callable takes precedence over django-ipware (not installed; without it
+# axes 8 would use REMOTE_ADDR, i.e. the proxy's address for everyone behind one).
+AXES_CLIENT_IP_CALLABLE = "agentsite.api.throttling.client_ip"
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -140,6 +149,9 @@ REST_FRAMEWORK = {
         "anon": env.str("API_THROTTLE_ANON", default="30/minute"),
         "user": env.str("API_THROTTLE_USER", default="600/minute"),
     },
+    # Unset, DRF would count the whole X-Forwarded-For as the address: a new header, a
+    # fresh anonymous allowance.
+    "NUM_PROXIES": NUM_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "agentsite API",

@@ -27,12 +27,12 @@ def master(django_user_model):
     return django_user_model.objects.create_superuser("master", "master@example.com", PASSWORD)
 
 
-def login(client, username: str, password: str, ip: str = "10.0.0.1"):
-    return client.post(LOGIN, {"username": username, "password": password}, REMOTE_ADDR=ip)
+def login(client, username: str, password: str, ip: str = "10.0.0.1", **headers):
+    return client.post(LOGIN, {"username": username, "password": password}, REMOTE_ADDR=ip, **headers)
 
 
-def fail(client, times: int, *, username: str = "master", ip: str = "10.0.0.1") -> list[int]:
-    return [login(client, username, "wrong", ip).status_code for _ in range(times)]
+def fail(client, times: int, *, username: str = "master", ip: str = "10.0.0.1", **headers) -> list[int]:
+    return [login(client, username, "wrong", ip, **headers).status_code for _ in range(times)]
 
 
 def test_the_configuration_under_test():
@@ -77,3 +77,27 @@ def test_resetting_axes_lifts_the_lockout(client, master):
     reset(username="master")
     reset(ip="10.0.0.1")
     assert login(client, "master", PASSWORD).status_code == 302
+
+
+PROXY = "10.0.0.2"  # every request behind the proxy comes from its address
+
+
+@pytest.mark.fault("Spoofed X-Forwarded-For")
+def test_behind_the_proxy_the_lockout_counts_the_last_hop_whatever_the_client_writes(client, settings, master):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}  # DJANGO_BEHIND_TLS_PROXY=true
+    limit = settings.AXES_FAILURE_LIMIT
+    spoofed = [login(client, "master", "wrong", PROXY, HTTP_X_FORWARDED_FOR=f"198.51.100.{i}, 203.0.113.7").status_code
+               for i in range(limit)]
+    assert spoofed == [200] * (limit - 1) + [LOCKED]
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.7"}
+    # Another client behind the same proxy is not locked out with the attacker.
+    response = login(client, "master", PASSWORD, PROXY, HTTP_X_FORWARDED_FOR="203.0.113.8")
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_without_a_proxy_x_forwarded_for_is_ignored_by_the_lockout(client, settings, master):
+    assert settings.REST_FRAMEWORK["NUM_PROXIES"] == 0
+    statuses = [login(client, "master", "wrong", "10.0.0.1", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").status_code
+                for i in range(settings.AXES_FAILURE_LIMIT)]
+    assert statuses[-1] == LOCKED
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"10.0.0.1"}

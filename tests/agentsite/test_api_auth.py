@@ -41,6 +41,7 @@ def call(client, method, path):
     return getattr(client, method)(path, BODY if method in ("post", "patch") else None, format="json")
 
 
+@pytest.mark.fault("Unauthenticated API call")
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS, ids=IDS)
 def test_anonymous_is_401_with_a_token_challenge(anon, method, path):
     response = call(anon, method, path)
@@ -60,6 +61,7 @@ def test_a_logged_in_non_staff_user_is_403_and_sees_no_data(non_staff, method, p
     }
 
 
+@pytest.mark.fault("Unauthenticated API call")
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS, ids=IDS)
 def test_nothing_changes_for_those_refused(anon, non_staff, method, path):
     from actions.models import Task
@@ -72,6 +74,7 @@ def test_nothing_changes_for_those_refused(anon, non_staff, method, path):
     assert not AgentState.objects.filter(paused=True).exists()
 
 
+@pytest.mark.fault("Unauthenticated API call")
 def test_a_wrong_token_is_401(anon):
     anon.credentials(HTTP_AUTHORIZATION="Token not-a-real-token-0000")
     response = anon.get("/api/budget/")
@@ -142,3 +145,63 @@ def test_staff_requests_are_throttled_at_the_user_rate(api, low_rates):
 def test_the_throttle_counters_start_clean_in_each_test(anon, low_rates):
     # The autouse fixture cleared the cache: the previous tests' requests don't count.
     assert anon.get("/api/schema/").status_code == 200
+
+
+# --- the client's address: X-Forwarded-For only counts behind the proxy ----------------------
+
+PUBLIC = "/api/docs/"  # an anonymous endpoint (AllowAny), so throttling is what answers
+
+
+def statuses_with_a_new_forwarded_for_each_time(anon, count: int, *, last_hop: str = "") -> dict[int, int]:
+    counted: dict[int, int] = {}
+    for i in range(count):
+        forwarded = f"198.51.100.{i}" + (f", {last_hop}" if last_hop else "")
+        status = anon.get(PUBLIC, HTTP_X_FORWARDED_FOR=forwarded).status_code
+        counted[status] = counted.get(status, 0) + 1
+    return counted
+
+
+@pytest.fixture
+def behind_the_proxy(settings):
+    """As with DJANGO_BEHIND_TLS_PROXY=true: one proxy appends the client to X-Forwarded-For."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+
+@pytest.mark.fault("Spoofed X-Forwarded-For")
+def test_a_new_x_forwarded_for_each_time_does_not_reset_the_anonymous_throttle(anon):
+    from rest_framework.settings import api_settings
+
+    assert SimpleRateThrottle.THROTTLE_RATES["anon"] == "30/minute" and api_settings.NUM_PROXIES == 0
+    assert statuses_with_a_new_forwarded_for_each_time(anon, 40) == {200: 30, 429: 10}
+
+
+@pytest.mark.fault("Spoofed X-Forwarded-For")
+def test_behind_the_proxy_the_last_hop_is_the_client(anon, behind_the_proxy):
+    # Whatever the client writes goes left of what the proxy appends (its peer address).
+    assert statuses_with_a_new_forwarded_for_each_time(anon, 40, last_hop="203.0.113.7") == {200: 30, 429: 10}
+    # Another client behind the same proxy (same REMOTE_ADDR) has its own allowance.
+    assert anon.get(PUBLIC, HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.8").status_code == 200
+    assert anon.get(PUBLIC, HTTP_X_FORWARDED_FOR="203.0.113.7").status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("num_proxies", "remote", "forwarded", "client"),
+    [
+        (0, "203.0.113.9", "198.51.100.1", "203.0.113.9"),  # no proxy: the header is ignored
+        (0, "203.0.113.9", None, "203.0.113.9"),
+        (1, "10.0.0.2", "198.51.100.1, 203.0.113.7", "203.0.113.7"),  # the proxy appended .7
+        (1, "10.0.0.2", "203.0.113.7", "203.0.113.7"),
+        (1, "10.0.0.2", None, "10.0.0.2"),
+        (2, "10.0.0.2", "198.51.100.1, 203.0.113.7, 10.0.0.3", "203.0.113.7"),  # CDN, then nginx
+    ],
+)
+def test_axes_and_the_throttles_see_the_same_client(settings, rf, num_proxies, remote, forwarded, client):
+    from axes.helpers import get_client_ip_address
+    from rest_framework.throttling import AnonRateThrottle
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": num_proxies}
+    headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {}
+    request = rf.post("/admin/login/", REMOTE_ADDR=remote, **headers)
+
+    assert AnonRateThrottle().get_ident(request) == client
+    assert get_client_ip_address(request) == client

@@ -78,3 +78,25 @@ def test_a_dotenv_file_is_read_but_the_os_environment_wins(tmp_path):
     finally:
         dotenv.unlink()
     assert result.stdout.strip() == "1234 77", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "0 0 False"),
+        ({"DJANGO_NUM_PROXIES": "2"}, "0 0 False"),  # only counts behind the proxy
+        ({"DJANGO_BEHIND_TLS_PROXY": "true"}, "1 1 True"),
+        ({"DJANGO_BEHIND_TLS_PROXY": "true", "DJANGO_NUM_PROXIES": "2"}, "2 2 True"),
+    ],
+)
+def test_the_proxy_count_follows_django_behind_tls_proxy(env, expected):
+    result = django_setting(
+        "settings.NUM_PROXIES, settings.REST_FRAMEWORK['NUM_PROXIES'], settings.SECURE_PROXY_SSL_HEADER is not None",
+        **env,
+    )
+    assert result.stdout.strip() == expected, result.stderr
+
+
+def test_axes_asks_the_api_throttles_for_the_client_address():
+    result = django_setting("settings.AXES_CLIENT_IP_CALLABLE")
+    assert result.stdout.strip() == "agentsite.api.throttling.client_ip", result.stderr
