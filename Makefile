@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test test-postgres install migrate bench clean
+.PHONY: run test test-postgres faults install migrate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,8 @@ install: $(VENV)/.installed
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-## Web server (http://127.0.0.1:$(PORT)) and the Django-Q2 worker together.
+## Web server (http://127.0.0.1:$(PORT)) and the Django-Q2 worker together. Ctrl-C stops
+## them all within ~8 s: anything still running then is killed (scripts/run-dev.sh).
 run: migrate
 	PORT=$(PORT) PY=$(PY) scripts/run-dev.sh
 
@@ -27,6 +28,10 @@ test: install
 
 test-postgres: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/agentsite} $(VENV)/bin/pytest
+
+## Only the tests that inject a fault (@pytest.mark.fault), with the fault table.
+faults: install
+	$(VENV)/bin/pytest -m fault
 
 bench: install
 	$(PY) bench/budget_check.py
