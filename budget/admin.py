@@ -21,8 +21,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class LedgerEntryAdmin(ReadOnlyAdmin):
     change_list_template = "admin/budget/ledgerentry/change_list.html"
     list_display = ("created_at", "day", "scope", "model", "input_tokens", "output_tokens",
-                    "cache_creation_input_tokens", "cache_read_input_tokens", "total", "request_id")
-    list_filter = ("scope", "model", "day")
+                    "cache_creation_input_tokens", "cache_read_input_tokens", "total", "estimated",
+                    "over_reservation", "request_id")
+    list_filter = ("scope", "model", "day", "estimated", "over_reservation")
     search_fields = ("request_id",)
     date_hierarchy = "created_at"
     list_per_page = 100

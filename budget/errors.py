@@ -33,10 +33,18 @@ class ClaudeNotConfigured(ApplicationError):
 
 
 class ClaudeCallError(ApplicationError):
-    """The API refused or failed after the SDK's own retries."""
+    """A model call that failed: refused, unanswered within its deadline, or answered
+    with a reply that can't be read.
 
-    def __init__(self, *, kind: str, status_code: int | None = None) -> None:
+    `retry_after_seconds` is the wait the API asked for (its `retry-after`), or None when
+    it named none, so the caller can pace its next call past it.
+    """
+
+    def __init__(
+        self, *, kind: str, status_code: int | None = None, retry_after_seconds: float | None = None
+    ) -> None:
         status = f", HTTP {status_code}" if status_code else ""
         super().__init__(f"Claude API call failed ({kind}{status})")
         self.kind = kind
         self.status_code = status_code
+        self.retry_after_seconds = retry_after_seconds

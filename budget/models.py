@@ -24,6 +24,14 @@ class LedgerEntry(models.Model):
     cache_read_input_tokens = models.PositiveIntegerField(default=0)
     request_id = models.CharField(max_length=128, blank=True)
     meta = models.JSONField(default=dict, blank=True)
+    estimated = models.BooleanField(
+        default=False,
+        help_text="No usage could be read (reply unreadable, or its caller died): the call's whole "
+        "reservation is charged, in input_tokens",
+    )
+    over_reservation = models.BooleanField(
+        default=False, help_text="The API reported more tokens than the call had reserved"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -75,7 +83,8 @@ class ReservationStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     SETTLED = "settled", "Settled"
     RELEASED = "released", "Released"
-    EXPIRED = "expired", "Expired"
+    EXPIRED = "expired", "Expired"  # freed by the sweep (before estimated charges existed)
+    ESTIMATED = "estimated", "Charged as estimated"
 
 
 class Reservation(models.Model):
@@ -92,6 +101,10 @@ class Reservation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    ledger_entry = models.OneToOneField(
+        LedgerEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="reservation",
+        help_text="The ledger row that charged this reservation",
+    )
 
     class Meta:
         ordering = ["-created_at"]

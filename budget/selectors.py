@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.db.models import Sum
 
-from .clock import utc_now, utc_today
+from .clock import utc_today
 from .models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
 
 WARNING_RATIO = 0.80
@@ -27,12 +27,12 @@ def budget_usage(*, scope: str, day: date | None = None) -> int:
 
 
 def budget_reserved(*, day: date | None = None, scope: str = Scope.PROACTIVE) -> int:
-    """Tokens held by calls still in flight (stale reservations don't count)."""
+    """Tokens held by open reservations. A stale one still counts: the next sweep charges
+    it (its dead caller's call may have been answered), it never frees it."""
     total = Reservation.objects.filter(
         day=day or utc_today(),
         scope=scope,
         status=ReservationStatus.ACTIVE,
-        expires_at__gte=utc_now(),
     ).aggregate(total=Sum("amount"))["total"]
     return total or 0
 

@@ -1,9 +1,14 @@
-"""Budget writes: reserve before a proactive call, settle or release after, record the rest.
+"""Budget writes: reserve before a proactive call; settle, charge or release after; record the rest.
 
 Every change to a day's counter happens under a row lock on that counter
 (`select_for_update`) in the same transaction as the ledger row, so any number of
 concurrent workers see one consistent "used + reserved" and can never overspend.
 Lock order is always counter, then reservation.
+
+Once the API has answered a call, the call is charged: its actual usage when the reply
+can be read, else its whole reservation as an estimated ledger row. Only a call that got
+no answer (or an error status) gives its reservation back. A reservation whose caller
+died is charged the same way, never freed: its call may have been answered and billed.
 """
 
 import logging
@@ -11,7 +16,6 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
 
 from .clock import utc_now, utc_today
 from .errors import BudgetExceeded
@@ -19,6 +23,30 @@ from .models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, S
 from .usage import TokenUsage
 
 logger = logging.getLogger(__name__)
+
+# After its call's hard deadline a reservation stays open this much longer: time for the
+# caller to settle it. Past that its caller is taken for dead.
+RESERVATION_MARGIN = timedelta(seconds=60)
+
+
+class Estimate:
+    """Why a ledger row is an estimate (its meta's "estimate")."""
+
+    UNREADABLE_REPLY = "unreadable_reply"
+    STALE = "stale"
+    ABANDONED = "abandoned"
+
+
+def longest_call() -> timedelta:
+    """The longest one model call can take: its hard deadline. `budget.client` enforces it
+    over every attempt, backoff, retry-after wait and body read together."""
+    return timedelta(seconds=settings.AGENT_LLM_DEADLINE_SECONDS)
+
+
+def reservation_horizon() -> timedelta:
+    """How long a reservation may stay open before it counts as left by a dead caller.
+    Longer than any live call, so a reservation never lapses under the call it covers."""
+    return longest_call() + RESERVATION_MARGIN
 
 
 def _counter_locked(*, day: date, scope: str) -> DailyCounter:
@@ -30,37 +58,76 @@ def _counter_locked(*, day: date, scope: str) -> DailyCounter:
     return counter
 
 
-def _expire_stale(*, counter: DailyCounter) -> int:
-    """Give back what crashed callers reserved and never settled. Caller holds the lock."""
+def _ledger_add(
+    *,
+    counter: DailyCounter,
+    usage: TokenUsage,
+    model: str,
+    request_id: str,
+    meta: dict,
+    estimated: bool = False,
+    reserved: int | None = None,
+) -> LedgerEntry:
+    over = reserved is not None and usage.total > reserved
+    if over:
+        # Recorded as reported (the ledger is the truth); flagged so the Master can be told.
+        logger.warning(
+            "Claude reported %d tokens, above the %d reserved (%s, request %s)",
+            usage.total, reserved, counter.scope, request_id or "-",
+        )
+    counter.used += usage.total
+    return LedgerEntry.objects.create(
+        scope=counter.scope,
+        day=counter.day,
+        model=model,
+        input_tokens=usage.input,
+        output_tokens=usage.output,
+        cache_creation_input_tokens=usage.cache_creation,
+        cache_read_input_tokens=usage.cache_read,
+        request_id=request_id or "",
+        meta=meta or {},
+        estimated=estimated,
+        over_reservation=over,
+    )
+
+
+def _charge_estimated(
+    *, counter: DailyCounter, reservation: Reservation, reason: str, model: str = "", request_id: str = "",
+    meta: dict | None = None,
+) -> LedgerEntry:
+    """Turn a reservation into a ledger charge of its whole amount. Caller holds both locks."""
+    if reservation.status == ReservationStatus.ACTIVE:
+        counter.reserved = max(0, counter.reserved - reservation.amount)
+    entry = _ledger_add(
+        counter=counter,
+        # The split between categories is unknown; the whole bound is booked as input.
+        usage=TokenUsage(input=reservation.amount),
+        model=model or settings.AGENT_MODEL,
+        request_id=request_id,
+        meta={**reservation.meta, **(meta or {}), "estimate": reason},
+        estimated=True,
+    )
+    reservation.status = ReservationStatus.ESTIMATED
+    reservation.closed_at = utc_now()
+    reservation.ledger_entry = entry
+    reservation.save(update_fields=["status", "closed_at", "ledger_entry"])
+    return entry
+
+
+def _charge_stale(*, counter: DailyCounter) -> int:
+    """Charge what dead callers reserved and never settled. Caller holds the counter's lock."""
     stale = Reservation.objects.select_for_update().filter(
         day=counter.day,
         scope=counter.scope,
         status=ReservationStatus.ACTIVE,
         expires_at__lt=utc_now(),
     )
-    freed = stale.aggregate(total=Sum("amount"))["total"] or 0
-    if freed:
-        stale.update(status=ReservationStatus.EXPIRED, closed_at=utc_now())
-        counter.reserved = max(0, counter.reserved - freed)
-        logger.warning("Expired stale budget reservations on %s: %d tokens freed", counter.day, freed)
-    return freed
-
-
-def longest_call() -> timedelta:
-    """The longest one model call should take: every attempt timing out, plus backoff."""
-    attempts = settings.AGENT_LLM_MAX_RETRIES + 1
-    return timedelta(seconds=settings.AGENT_LLM_TIMEOUT_SECONDS * attempts + 60)
-
-
-# The SDK honours an API's retry-after without a cap, so a live call may outlast
-# longest_call(); a reservation must never expire under it (that would let the day be
-# overspent), so it is held for at least this long. A crashed caller's hold costs little.
-RESERVATION_MIN_HOLD = timedelta(hours=1)
-
-
-def reservation_horizon() -> timedelta:
-    """How long a reservation may stay open before it counts as left by a crashed caller."""
-    return max(longest_call() + timedelta(minutes=2), RESERVATION_MIN_HOLD)
+    charged = sum(
+        _charge_estimated(counter=counter, reservation=r, reason=Estimate.STALE).total_tokens for r in stale
+    )
+    if charged:
+        logger.warning("Charged stale budget reservations on %s as estimates: %d tokens", counter.day, charged)
+    return charged
 
 
 def budget_reserve(*, amount: int, scope: str = Scope.PROACTIVE, meta: dict | None = None) -> Reservation:
@@ -75,10 +142,10 @@ def budget_reserve(*, amount: int, scope: str = Scope.PROACTIVE, meta: dict | No
 def _reserve(*, amount: int, scope: str, meta: dict) -> tuple[Reservation | None, BudgetExceeded | None]:
     # Returns the refusal instead of raising it, so the stale-reservation sweep commits.
     counter = _counter_locked(day=utc_today(), scope=scope)
-    _expire_stale(counter=counter)
+    _charge_stale(counter=counter)
     limit = settings.PROACTIVE_DAILY_TOKEN_LIMIT
     if counter.used + counter.reserved + amount > limit:
-        counter.save(update_fields=["reserved", "updated_at"])
+        counter.save(update_fields=["used", "reserved", "updated_at"])
         left = max(0, limit - counter.used - counter.reserved)
         return None, BudgetExceeded(
             f"Proactive budget exceeded: {amount} tokens requested, {left} of {limit} left today",
@@ -94,25 +161,22 @@ def _reserve(*, amount: int, scope: str, meta: dict) -> tuple[Reservation | None
         expires_at=now + reservation_horizon(),
     )
     counter.reserved += amount
-    counter.save(update_fields=["reserved", "updated_at"])
+    counter.save(update_fields=["used", "reserved", "updated_at"])
     return reservation, None
 
 
-def _ledger_add(
-    *, counter: DailyCounter, usage: TokenUsage, model: str, request_id: str, meta: dict
+def _replace_estimate(
+    *, counter: DailyCounter, entry: LedgerEntry, usage: TokenUsage, model: str, request_id: str, meta: dict,
+    reserved: int,
 ) -> LedgerEntry:
-    counter.used += usage.total
-    return LedgerEntry.objects.create(
-        scope=counter.scope,
-        day=counter.day,
-        model=model,
-        input_tokens=usage.input,
-        output_tokens=usage.output,
-        cache_creation_input_tokens=usage.cache_creation,
-        cache_read_input_tokens=usage.cache_read,
-        request_id=request_id or "",
-        meta=meta or {},
-    )
+    """A call outlived its reservation and was charged an estimate; its real usage replaces it."""
+    counter.used += usage.total - entry.total_tokens
+    entry.input_tokens, entry.output_tokens = usage.input, usage.output
+    entry.cache_creation_input_tokens, entry.cache_read_input_tokens = usage.cache_creation, usage.cache_read
+    entry.model, entry.request_id, entry.meta = model or entry.model, request_id or "", meta
+    entry.estimated, entry.over_reservation = False, usage.total > reserved
+    entry.save()
+    return entry
 
 
 def _close(
@@ -121,15 +185,31 @@ def _close(
     reservation = Reservation.objects.get(pk=reservation_id)
     counter = _counter_locked(day=reservation.day, scope=reservation.scope)
     reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
-    if reservation.status == ReservationStatus.ACTIVE:
-        # An expired reservation was already given back by the sweep.
-        counter.reserved = max(0, counter.reserved - reservation.amount)
-        reservation.status = status
-        reservation.closed_at = utc_now()
-        reservation.save(update_fields=["status", "closed_at"])
+    reported = usage is not None and usage.total > 0
     entry = None
-    if usage is not None and usage.total:
-        entry = _ledger_add(counter=counter, usage=usage, model=model, request_id=request_id, meta=meta)
+    if reservation.status == ReservationStatus.ESTIMATED and reservation.ledger_entry_id and reported:
+        entry = _replace_estimate(
+            counter=counter, entry=reservation.ledger_entry, usage=usage, model=model, request_id=request_id,
+            meta=meta, reserved=reservation.amount,
+        )
+        reservation.status = status
+        reservation.save(update_fields=["status"])
+    elif reservation.status == ReservationStatus.ESTIMATED:
+        pass  # charged as an estimate and nothing better known: the estimate stands
+    else:
+        was_active = reservation.status == ReservationStatus.ACTIVE
+        if was_active:
+            counter.reserved = max(0, counter.reserved - reservation.amount)
+            reservation.status = status
+            reservation.closed_at = utc_now()
+        if reported:
+            entry = _ledger_add(
+                counter=counter, usage=usage, model=model, request_id=request_id, meta=meta,
+                reserved=reservation.amount,
+            )
+            if reservation.ledger_entry_id is None:
+                reservation.ledger_entry = entry
+        reservation.save(update_fields=["status", "closed_at", "ledger_entry"])
     counter.save(update_fields=["used", "reserved", "updated_at"])
     return entry
 
@@ -138,7 +218,8 @@ def _close(
 def budget_settle(
     *, reservation_id, usage: TokenUsage, model: str, request_id: str = "", meta: dict | None = None
 ) -> LedgerEntry | None:
-    """Replace a reservation by the call's actual usage (one ledger row)."""
+    """Replace a reservation by the call's actual usage (one ledger row; flagged
+    `over_reservation` when the API reported more than was reserved)."""
     return _close(
         reservation_id=reservation_id,
         status=ReservationStatus.SETTLED,
@@ -158,7 +239,8 @@ def budget_release(
     request_id: str = "",
     meta: dict | None = None,
 ) -> LedgerEntry | None:
-    """Give a failed call's reservation back, keeping any usage the API did report."""
+    """Give back the reservation of a call the API never answered (or answered with an
+    error status), keeping any usage the API did report."""
     return _close(
         reservation_id=reservation_id,
         status=ReservationStatus.RELEASED,
@@ -170,31 +252,84 @@ def budget_release(
 
 
 @transaction.atomic
+def budget_charge_estimated(
+    *, reservation_id, reason: str = Estimate.UNREADABLE_REPLY, model: str = "", request_id: str = "",
+    meta: dict | None = None,
+) -> LedgerEntry | None:
+    """Charge a call the API answered but whose usage can't be read (an HTML or usage-less
+    body, a body cut off) its whole reservation, as an estimated ledger row."""
+    reservation = Reservation.objects.get(pk=reservation_id)
+    counter = _counter_locked(day=reservation.day, scope=reservation.scope)
+    reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+    if reservation.status not in (ReservationStatus.ACTIVE, ReservationStatus.EXPIRED):
+        return reservation.ledger_entry  # already settled or charged: count it once
+    entry = _charge_estimated(
+        counter=counter, reservation=reservation, reason=reason, model=model, request_id=request_id, meta=meta
+    )
+    counter.save(update_fields=["used", "reserved", "updated_at"])
+    return entry
+
+
+@transaction.atomic
 def ledger_record(
-    *, scope: str, usage: TokenUsage, model: str, request_id: str = "", meta: dict | None = None
+    *, scope: str, usage: TokenUsage, model: str, request_id: str = "", meta: dict | None = None,
+    estimated: bool = False,
 ) -> LedgerEntry:
     """Record a call that needed no reservation (reactive scope: counted, not limited)."""
     counter = _counter_locked(day=utc_today(), scope=scope)
-    entry = _ledger_add(counter=counter, usage=usage, model=model, request_id=request_id, meta=meta or {})
+    entry = _ledger_add(
+        counter=counter, usage=usage, model=model, request_id=request_id, meta=meta or {}, estimated=estimated
+    )
     counter.save(update_fields=["used", "updated_at"])
     return entry
 
 
 @transaction.atomic
 def reservation_expire_stale(*, day: date | None = None, scope: str = Scope.PROACTIVE) -> int:
-    """Sweep: free reservations left by crashed processes. Returns the tokens freed."""
+    """Sweep one day: charge reservations left by dead callers as estimates (never freed:
+    their calls may have been answered). Returns the tokens charged."""
     counter = _counter_locked(day=day or utc_today(), scope=scope)
-    freed = _expire_stale(counter=counter)
-    counter.save(update_fields=["reserved", "updated_at"])
-    return freed
+    charged = _charge_stale(counter=counter)
+    counter.save(update_fields=["used", "reserved", "updated_at"])
+    return charged
 
 
 def reservations_expire_all_stale() -> int:
-    """Sweep every day, not just today: a reservation left at 23:59 by a crashed caller
-    must not stay on yesterday's counter for ever. Returns the tokens freed."""
+    """Sweep every day, not just today: a reservation left at 23:59 by a dead caller
+    must not stay on yesterday's counter for ever. Returns the tokens charged."""
     stale = (
         Reservation.objects.filter(status=ReservationStatus.ACTIVE, expires_at__lt=utc_now())
+        .order_by()
         .values_list("day", "scope")
         .distinct()
     )
     return sum(reservation_expire_stale(day=day, scope=scope) for day, scope in list(stale))
+
+
+def reservations_charge_for_cycles(*, cycle_ids: list[int]) -> int:
+    """Charge the open reservations of cycles known dead (their meta's "cycle_id") at once
+    as estimates, instead of waiting for them to go stale. Returns the tokens charged."""
+    if not cycle_ids:
+        return 0
+    groups = (
+        Reservation.objects.filter(status=ReservationStatus.ACTIVE, meta__cycle_id__in=list(cycle_ids))
+        .order_by()
+        .values_list("day", "scope")
+        .distinct()
+    )
+    return sum(_charge_cycles_on(day=day, scope=scope, cycle_ids=list(cycle_ids)) for day, scope in list(groups))
+
+
+@transaction.atomic
+def _charge_cycles_on(*, day: date, scope: str, cycle_ids: list[int]) -> int:
+    counter = _counter_locked(day=day, scope=scope)
+    dead = Reservation.objects.select_for_update().filter(
+        day=day, scope=scope, status=ReservationStatus.ACTIVE, meta__cycle_id__in=cycle_ids
+    )
+    charged = sum(
+        _charge_estimated(counter=counter, reservation=r, reason=Estimate.ABANDONED).total_tokens for r in dead
+    )
+    counter.save(update_fields=["used", "reserved", "updated_at"])
+    if charged:
+        logger.warning("Charged the open reservations of dead cycle(s) %s as estimates: %d tokens", cycle_ids, charged)
+    return charged

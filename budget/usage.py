@@ -24,6 +24,31 @@ class TokenUsage:
             cache_read=getattr(usage, "cache_read_input_tokens", None) or 0,
         )
 
+    @classmethod
+    def from_api(cls, usage: object) -> "TokenUsage | None":
+        """The `usage` object of a Messages API reply as JSON, or None when it can't be
+        trusted: missing, or without whole non-negative input and output counts."""
+        if not isinstance(usage, dict):
+            return None
+
+        def count(key: str, *, required: bool) -> int | None:
+            value = usage.get(key)
+            if value is None and not required:
+                return 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                return None
+            return value
+
+        counts = (
+            count("input_tokens", required=True),
+            count("output_tokens", required=True),
+            count("cache_creation_input_tokens", required=False),
+            count("cache_read_input_tokens", required=False),
+        )
+        if None in counts:
+            return None
+        return cls(*counts)
+
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 

@@ -4,6 +4,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
@@ -37,10 +38,17 @@ def agent_resume() -> AgentState:
     return state
 
 
+# Beyond its two model calls, time for the cycle's own work (prompt, memory, outbox).
+CYCLE_LOCK_MARGIN = timedelta(minutes=2)
+
+
 def cycle_lock_ttl() -> timedelta:
-    # A cycle makes at most two model calls (the decision and the action's own work).
-    # The budget doesn't rely on this lock (reservations guard it); it only keeps cycles single-file.
-    return longest_call() * 2 + timedelta(minutes=2)
+    # A cycle makes at most two model calls (the decision and work_on_task's own), each ended
+    # by its hard deadline (longest_call). Never shorter than Django-Q2's task timeout, so a
+    # worker is killed before its lock can lapse. The budget doesn't rely on this lock
+    # (reservations guard it); it only keeps cycles single-file.
+    calls = longest_call() * 2 + CYCLE_LOCK_MARGIN
+    return max(calls, timedelta(seconds=getattr(settings, "Q_TASK_TIMEOUT_SECONDS", 0)))
 
 
 def cycle_lock_acquire() -> uuid.UUID | None:

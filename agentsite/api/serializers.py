@@ -127,7 +127,7 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
         fields = [
             "id", "scope", "day", "provider", "model", "input_tokens", "output_tokens",
             "cache_creation_input_tokens", "cache_read_input_tokens", "total_tokens",
-            "request_id", "meta", "created_at",
+            "request_id", "meta", "estimated", "over_reservation", "created_at",
         ]
         read_only_fields = fields
 

@@ -1,5 +1,7 @@
 """Settings for agentsite: every value comes from the environment (see .env.example)."""
 
+import math
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import BASE_DIR, env, env_int_list
@@ -170,8 +172,17 @@ CLAUDE_CODE_OAUTH_TOKEN = env.str("CLAUDE_CODE_OAUTH_TOKEN", default="")
 ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="")  # empty: the SDK's default
 AGENT_MODEL = env.str("AGENT_MODEL", default="claude-sonnet-5-5")
 AGENT_MAX_TOKENS = env.int("AGENT_MAX_TOKENS", default=2048)
+# Each attempt's timeout (per read/connect), how many retries budget.client makes (the one
+# retry layer), and the hard deadline of one model call: all attempts, backoff, retry-after
+# waits and body reads together. Reservation holds and the cycle lock are derived from it.
 AGENT_LLM_TIMEOUT_SECONDS = env.float("AGENT_LLM_TIMEOUT_SECONDS", default=60.0)
 AGENT_LLM_MAX_RETRIES = env.int("AGENT_LLM_MAX_RETRIES", default=2)
+AGENT_LLM_DEADLINE_SECONDS = env.float("AGENT_LLM_DEADLINE_SECONDS", default=300.0)
+for _name in ("AGENT_LLM_TIMEOUT_SECONDS", "AGENT_LLM_DEADLINE_SECONDS"):
+    if not 0 < globals()[_name] < float("inf"):
+        raise ImproperlyConfigured(f"{_name} must be a positive number of seconds")
+if AGENT_LLM_MAX_RETRIES < 0:
+    raise ImproperlyConfigured("AGENT_LLM_MAX_RETRIES must be 0 or more")
 
 # --- Budget -----------------------------------------------------------------
 PROACTIVE_DAILY_TOKEN_LIMIT = env.int("PROACTIVE_DAILY_TOKEN_LIMIT", default=7_000_000)
@@ -187,6 +198,9 @@ TELEGRAM_API_BASE_URL = env.str(
     "TELEGRAM_API_BASE_URL", default="https://api.telegram.org/bot"
 )
 TELEGRAM_REQUEST_TIMEOUT_SECONDS = env.float("TELEGRAM_REQUEST_TIMEOUT_SECONDS", default=10.0)
+# The outbox retries a transient failure (outage, timeout, 5xx, 429) until delivered or
+# this old (then the row fails visibly); a permanent refusal fails at once.
+NOTIFICATION_MAX_AGE_SECONDS = env.int("NOTIFICATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
 MASTER_CHAT_IDS = env_int_list("MASTER_CHAT_IDS")  # empty by default: no built-in person
 MESSAGE_HISTORY_LIMIT = env.int("MESSAGE_HISTORY_LIMIT", default=30)
 APPROVAL_TIMEOUT_SECONDS = env.int("APPROVAL_TIMEOUT_SECONDS", default=3600)
@@ -203,16 +217,14 @@ SECRET_SETTING_NAMES = (
 # --- Django-Q2 --------------------------------------------------------------
 # retry > timeout (else a slow task runs twice), finite attempts, no catch-up burst.
 REDIS_URL = env.str("REDIS_URL", default="")
-# A cycle makes at most two model calls, each up to timeout x attempts plus the SDK's backoff.
-_LONGEST_CALL_SECONDS = AGENT_LLM_TIMEOUT_SECONDS * (AGENT_LLM_MAX_RETRIES + 1) + 30
-Q_TASK_TIMEOUT_SECONDS = int(max(300, 2 * _LONGEST_CALL_SECONDS + 60))
+# A cycle makes at most two model calls (the decision and work_on_task's own), each ended by
+# its hard deadline; a minute more for the cycle's own work. The cycle lock
+# (decisions.agent.cycle_lock_ttl) outlasts this timeout, so no live task outlives its lock.
+Q_TASK_TIMEOUT_SECONDS = int(max(300, math.ceil(2 * AGENT_LLM_DEADLINE_SECONDS + 60)))
 Q_CLUSTER = {
     "name": "agentsite",
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": Q_TASK_TIMEOUT_SECONDS,
-# The outbox retries a transient failure (outage, timeout, 5xx, 429) until delivered or
-# this old (then the row fails visibly); a permanent refusal fails at once.
-NOTIFICATION_MAX_AGE_SECONDS = env.int("NOTIFICATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
     "retry": Q_TASK_TIMEOUT_SECONDS + 120,
     "max_attempts": 3,
     "catch_up": False,

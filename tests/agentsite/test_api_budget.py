@@ -60,8 +60,9 @@ def test_the_ledger_lists_calls_newest_first_with_token_categories(api, ledger):
     assert set(newest) == {
         "id", "scope", "day", "provider", "model", "input_tokens", "output_tokens",
         "cache_creation_input_tokens", "cache_read_input_tokens", "total_tokens", "request_id",
-        "meta", "created_at",
+        "meta", "estimated", "over_reservation", "created_at",
     }
+    assert (newest["estimated"], newest["over_reservation"]) == (False, False)
 
 
 @pytest.mark.parametrize(

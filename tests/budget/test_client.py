@@ -64,22 +64,28 @@ def test_reactive_calls_are_recorded_but_not_limited(claude, budget_limit):
 
 @pytest.mark.parametrize(
     ("failure", "kind"),
-    [(OVERLOADED, "overloaded"), (SERVER_ERROR, "server_error"), (RATE_LIMITED, "rate_limited"),
-     (UNAUTHORIZED, "authentication")],
+    [
+        pytest.param(OVERLOADED, "overloaded", marks=pytest.mark.fault("Claude 529")),
+        pytest.param(SERVER_ERROR, "server_error", marks=pytest.mark.fault("Claude 500")),
+        pytest.param(RATE_LIMITED, "rate_limited", marks=pytest.mark.fault("Claude 429")),
+        pytest.param(UNAUTHORIZED, "authentication", marks=pytest.mark.fault("Claude 401")),
+    ],
 )
 def test_api_errors_are_typed_and_release_the_reservation(claude, budget_limit, failure, kind):
     budget_limit(100_000)
-    claude.fail(failure, times=3)  # the first try and both SDK retries
+    claude.fail(failure, times=3)  # the first try and both retries
     with pytest.raises(ClaudeCallError) as failed:
         ask()
     assert failed.value.kind == kind
+    assert failed.value.retry_after_seconds == 0.001  # the wait the fake names: 1 ms
     assert str(failed.value) == f"Claude API call failed ({kind}, HTTP {failure[0]})"
     assert budget_remaining() == 100_000
     assert Reservation.objects.get().status == ReservationStatus.RELEASED
     assert LedgerEntry.objects.count() == 0
 
 
-def test_the_sdk_retries_transient_errors_itself(claude, budget_limit):
+@pytest.mark.fault("Claude 529")
+def test_transient_errors_are_retried(claude, budget_limit):
     budget_limit(100_000)
     claude.fail(OVERLOADED, times=2)
     reply = ask()
@@ -88,6 +94,7 @@ def test_the_sdk_retries_transient_errors_itself(claude, budget_limit):
     assert LedgerEntry.objects.count() == 1
 
 
+@pytest.mark.fault("Claude 401")
 def test_authentication_errors_are_not_retried(claude):
     claude.fail(UNAUTHORIZED, times=3)
     with pytest.raises(ClaudeCallError):
@@ -95,6 +102,7 @@ def test_authentication_errors_are_not_retried(claude):
     assert len(claude.message_requests) == 1
 
 
+@pytest.mark.fault("Claude hang")
 def test_a_timeout_is_a_clear_error(claude, settings, budget_limit):
     budget_limit(100_000)
     settings.AGENT_LLM_TIMEOUT_SECONDS = 0.2
@@ -131,6 +139,7 @@ def test_the_client_is_built_once_and_rebuilt_when_settings_change(claude, setti
     assert anthropic_client() is not first
 
 
+@pytest.mark.fault("Claude 401")
 def test_failures_never_put_the_key_in_logs_or_errors(claude, caplog, settings):
     caplog.set_level(logging.DEBUG)
     claude.fail(UNAUTHORIZED)

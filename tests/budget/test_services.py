@@ -8,11 +8,15 @@ from budget.errors import BudgetExceeded
 from budget.models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
 from budget.selectors import budget_remaining, budget_reserved, budget_usage, ledger_usage_summed
 from budget.services import (
+    budget_charge_estimated,
     budget_release,
     budget_reserve,
     budget_settle,
     ledger_record,
+    longest_call,
     reservation_expire_stale,
+    reservation_horizon,
+    reservations_charge_for_cycles,
 )
 from budget.usage import TokenUsage
 
@@ -101,27 +105,106 @@ def test_counter_always_equals_the_ledger_sum(budget_limit):
     assert budget_usage(scope=Scope.PROACTIVE) == ledger_usage_summed(scope=Scope.PROACTIVE)
 
 
-def test_a_stale_reservation_from_a_crashed_process_expires(budget_limit):
+def past_the_horizon():
+    """A moment after any live call's reservation would have been settled."""
+    return time_machine.travel(utc_now() + reservation_horizon() + timedelta(seconds=1), tick=False)
+
+
+def test_a_reservation_is_held_for_the_call_deadline_plus_a_margin(settings, budget_limit):
     budget_limit(10_000)
-    budget_reserve(amount=9_000)  # the process "crashes" and never settles
+    settings.AGENT_LLM_DEADLINE_SECONDS = 300
+    assert longest_call() == timedelta(seconds=300)
+    reservation = budget_reserve(amount=1_000)
+    hold = reservation.expires_at - reservation.created_at
+    assert abs(hold - timedelta(seconds=360)) < timedelta(seconds=1)  # no 1-hour minimum
+    with time_machine.travel(utc_now() + timedelta(seconds=300), tick=False):
+        assert reservation_expire_stale() == 0  # a call still inside its deadline keeps its hold
+
+
+def test_a_stale_reservation_from_a_crashed_process_is_charged_never_freed(budget_limit):
+    budget_limit(10_000)
+    budget_reserve(amount=9_000, meta={"cycle_id": 3})  # the process "crashes" and never settles
     with pytest.raises(BudgetExceeded):
         budget_reserve(amount=2_000)
-    with time_machine.travel(utc_now() + timedelta(hours=2), tick=False):
-        assert budget_reserved() == 0  # not counted once stale
-        fresh = budget_reserve(amount=2_000)  # reserving sweeps it
+    with past_the_horizon():
+        assert budget_reserved() == 9_000  # still counted until charged
+        with pytest.raises(BudgetExceeded):
+            budget_reserve(amount=2_000)  # reserving sweeps it: charged, not freed
+        fresh = budget_reserve(amount=1_000)
     assert fresh.status == ReservationStatus.ACTIVE
-    assert Reservation.objects.filter(status=ReservationStatus.EXPIRED).count() == 1
-    assert DailyCounter.objects.get(scope=Scope.PROACTIVE).reserved == 2_000
+    stale = Reservation.objects.get(status=ReservationStatus.ESTIMATED)
+    entry = LedgerEntry.objects.get()
+    assert stale.ledger_entry == entry
+    assert (entry.estimated, entry.total_tokens, entry.input_tokens) == (True, 9_000, 9_000)
+    assert entry.meta == {"cycle_id": 3, "estimate": "stale"}
+    counter = DailyCounter.objects.get(scope=Scope.PROACTIVE)
+    assert (counter.used, counter.reserved) == (9_000, 1_000)
 
 
-def test_the_sweep_frees_stale_reservations_and_a_late_settle_still_counts(budget_limit):
+def test_a_late_settle_replaces_the_sweeps_estimate(budget_limit):
     budget_limit(10_000)
     slow = budget_reserve(amount=4_000)
-    with time_machine.travel(utc_now() + timedelta(hours=2), tick=False):
+    with past_the_horizon():
         assert reservation_expire_stale() == 4_000
-        budget_settle(reservation_id=slow.pk, usage=TokenUsage(input=500), model="m")
+        assert DailyCounter.objects.get(scope=Scope.PROACTIVE).used == 4_000
+        budget_settle(reservation_id=slow.pk, usage=TokenUsage(input=500), model="m", request_id="req_late")
     counter = DailyCounter.objects.get(scope=Scope.PROACTIVE)
     assert (counter.used, counter.reserved) == (500, 0)
+    entry = LedgerEntry.objects.get()
+    assert (entry.estimated, entry.total_tokens, entry.request_id) == (False, 500, "req_late")
+    assert budget_usage(scope=Scope.PROACTIVE) == ledger_usage_summed(scope=Scope.PROACTIVE)
+
+
+def test_a_late_release_without_usage_keeps_the_estimate(budget_limit):
+    budget_limit(10_000)
+    slow = budget_reserve(amount=4_000)
+    with past_the_horizon():
+        reservation_expire_stale()
+        budget_release(reservation_id=slow.pk)
+    assert DailyCounter.objects.get(scope=Scope.PROACTIVE).used == 4_000
+    assert LedgerEntry.objects.get().estimated
+
+
+def test_an_unreadable_answer_is_charged_its_whole_reservation_once(budget_limit):
+    budget_limit(10_000)
+    reservation = budget_reserve(amount=3_000, meta={"cycle_id": 1})
+    entry = budget_charge_estimated(reservation_id=reservation.pk, model="m", request_id="req_1")
+    again = budget_charge_estimated(reservation_id=reservation.pk, model="m")
+    assert again == entry
+    assert (entry.estimated, entry.total_tokens, entry.request_id) == (True, 3_000, "req_1")
+    counter = DailyCounter.objects.get(scope=Scope.PROACTIVE)
+    assert (counter.used, counter.reserved) == (3_000, 0)
+    reservation.refresh_from_db()
+    assert reservation.status == ReservationStatus.ESTIMATED
+
+
+def test_usage_above_the_reservation_is_recorded_and_flagged(budget_limit, caplog):
+    budget_limit(10_000)
+    reservation = budget_reserve(amount=1_000)
+    entry = budget_settle(reservation_id=reservation.pk, usage=TokenUsage(input=900, output=200), model="m")
+    assert entry.over_reservation and entry.total_tokens == 1_100
+    assert DailyCounter.objects.get(scope=Scope.PROACTIVE).used == 1_100
+    assert "above the 1000 reserved" in caplog.text
+    exact = budget_reserve(amount=1_000)
+    assert not budget_settle(reservation_id=exact.pk, usage=TokenUsage(input=1_000), model="m").over_reservation
+
+
+def test_a_dead_cycles_open_reservations_are_charged_at_once(budget_limit):
+    budget_limit(100_000)
+    open_1 = budget_reserve(amount=1_000, meta={"cycle_id": 1, "purpose": "decision"})
+    settled_1 = budget_reserve(amount=2_000, meta={"cycle_id": 1, "purpose": "work"})
+    budget_settle(reservation_id=settled_1.pk, usage=TokenUsage(input=700), model="m")
+    open_2 = budget_reserve(amount=4_000, meta={"cycle_id": 2})
+    alive = budget_reserve(amount=8_000, meta={"cycle_id": 3})
+    assert reservations_charge_for_cycles(cycle_ids=[1, 2]) == 5_000
+    assert reservations_charge_for_cycles(cycle_ids=[1, 2]) == 0
+    assert reservations_charge_for_cycles(cycle_ids=[]) == 0
+    statuses = {r.pk: r.status for r in Reservation.objects.all()}
+    assert statuses[open_1.pk] == statuses[open_2.pk] == ReservationStatus.ESTIMATED
+    assert (statuses[settled_1.pk], statuses[alive.pk]) == (ReservationStatus.SETTLED, ReservationStatus.ACTIVE)
+    assert LedgerEntry.objects.get(meta__cycle_id=2).estimated
+    counter = DailyCounter.objects.get(scope=Scope.PROACTIVE)
+    assert (counter.used, counter.reserved) == (700 + 5_000, 8_000)
 
 
 def test_the_budget_resets_at_utc_midnight_without_a_job(budget_limit):
@@ -149,7 +232,7 @@ def test_a_call_reserved_before_midnight_settles_on_its_own_day(budget_limit):
     assert entry.day.isoformat() == "2026-03-01"
 
 
-def test_the_sweep_frees_a_stale_reservation_left_on_a_past_day(budget_limit):
+def test_the_sweep_charges_a_stale_reservation_left_on_a_past_day(budget_limit):
     from budget.services import reservations_expire_all_stale
 
     budget_limit(10_000)
@@ -159,4 +242,5 @@ def test_the_sweep_frees_a_stale_reservation_left_on_a_past_day(budget_limit):
         assert reservations_expire_all_stale() == 5_000
         assert reservations_expire_all_stale() == 0
     counter = DailyCounter.objects.get(scope=Scope.PROACTIVE, day=datetime(2026, 3, 1).date())
-    assert counter.reserved == 0
+    assert (counter.used, counter.reserved) == (5_000, 0)
+    assert LedgerEntry.objects.get().day == counter.day

@@ -40,13 +40,35 @@ def message_reply(
     )
 
 
-def error_reply(status: int, error_type: str, message: str = "fake error") -> Reply:
-    # retry-after-ms keeps the SDK's own retries fast in tests.
+def error_reply(
+    status: int,
+    error_type: str,
+    message: str = "fake error",
+    *,
+    retry_after: float | str | None = None,
+    headers: dict | None = None,
+) -> Reply:
+    """An API error. By default it asks for a 1 ms wait (retries stay fast in tests);
+    `retry_after` sends a `retry-after` header instead (seconds or an HTTP date), and
+    `headers` replaces them all (`{}`: no wait named, so the client backs off)."""
+    if headers is None:
+        headers = {"retry-after": str(retry_after)} if retry_after is not None else {"retry-after-ms": "1"}
     return Reply(
         status=status,
         body={"type": "error", "error": {"type": error_type, "message": message}},
-        headers={"retry-after-ms": "1"},
+        headers=dict(headers),
     )
+
+
+def html_reply(status: int = 200) -> Reply:
+    """What a proxy or load balancer in the way answers: a page, not JSON."""
+    return Reply(status=status, body=b"<html><body><h1>It works!</h1></body></html>", content_type="text/html")
+
+
+def reply_without_usage(text: str = "ok") -> Reply:
+    reply = message_reply(text)
+    del reply.body["usage"]
+    return reply
 
 
 OVERLOADED = (529, "overloaded_error")
@@ -66,8 +88,8 @@ class FakeAnthropic(FakeServer):
     def reply_text(self, text: str, **usage) -> None:
         self.enqueue(message_reply(text, **usage))
 
-    def fail(self, status_and_type: tuple[int, str], times: int = 1) -> None:
-        self.enqueue(*[error_reply(*status_and_type) for _ in range(times)])
+    def fail(self, status_and_type: tuple[int, str], times: int = 1, *, retry_after: float | str | None = None) -> None:
+        self.enqueue(*[error_reply(*status_and_type, retry_after=retry_after) for _ in range(times)])
 
     @property
     def message_requests(self) -> list[Recorded]:

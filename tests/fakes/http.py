@@ -1,6 +1,7 @@
 """A tiny threaded loopback HTTP server that records requests and answers from a script."""
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,7 +38,15 @@ class Reply:
     status: int = 200
     body: object = None
     headers: dict = field(default_factory=dict)
-    delay: float = 0.0
+    delay: float = 0.0  # before the status line
+    content_type: str = "application/json"
+    # Faults after the headers: the body in `drip_chunks` pieces, `drip` seconds before each;
+    # or only its first `cut_after` bytes, then the connection closed.
+    drip: float = 0.0
+    drip_chunks: int = 8
+    cut_after: int | None = None
+    # Close the connection without answering at all.
+    drop: bool = False
 
 
 Responder = Callable[[Recorded], Reply]
@@ -94,17 +103,36 @@ class FakeServer:
                 reply = fake._next(recorded)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.drop:
+                    self._hang_up()
+                    return
                 payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 try:
                     self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
+                    self.send_header("content-type", reply.content_type)
                     self.send_header("content-length", str(len(payload)))
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
                     self.end_headers()
-                    self.wfile.write(payload)
+                    body = payload if reply.cut_after is None else payload[: reply.cut_after]
+                    if reply.drip:
+                        size = max(1, -(-len(body) // max(1, reply.drip_chunks)))
+                        for start in range(0, len(body), size):
+                            time.sleep(reply.drip)
+                            self.wfile.write(body[start : start + size])
+                    else:
+                        self.wfile.write(body)
+                    if reply.cut_after is not None:
+                        self._hang_up()
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
+
+            def _hang_up(self) -> None:
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
             do_GET = do_POST = _handle
 
