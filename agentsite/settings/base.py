@@ -201,6 +201,8 @@ TELEGRAM_REQUEST_TIMEOUT_SECONDS = env.float("TELEGRAM_REQUEST_TIMEOUT_SECONDS",
 # The outbox retries a transient failure (outage, timeout, 5xx, 429) until delivered or
 # this old (then the row fails visibly); a permanent refusal fails at once.
 NOTIFICATION_MAX_AGE_SECONDS = env.int("NOTIFICATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
+if NOTIFICATION_MAX_AGE_SECONDS <= 0:
+    raise ImproperlyConfigured("NOTIFICATION_MAX_AGE_SECONDS must be a positive number of seconds")
 MASTER_CHAT_IDS = env_int_list("MASTER_CHAT_IDS")  # empty by default: no built-in person
 MESSAGE_HISTORY_LIMIT = env.int("MESSAGE_HISTORY_LIMIT", default=30)
 APPROVAL_TIMEOUT_SECONDS = env.int("APPROVAL_TIMEOUT_SECONDS", default=3600)

@@ -2,7 +2,7 @@
 
 Point python-telegram-bot at it with base_url=f"{fake.url}/bot" (the `telegram` fixture
 does, via settings). By default every known method succeeds with a realistic object;
-script failures with `fail`, `rate_limit`, `fail_method`, `slow`; feed getUpdates with
+script failures with `fail`, `rate_limit`, `fail_method`, `slow`, `drip`; feed getUpdates with
 `push_update` (kept until a later getUpdates confirms them with a higher offset, as
 Telegram does; see `pending_updates`); inspect with `sent_messages`, `calls(method)`,
 `requests`.
@@ -14,6 +14,7 @@ JSON string. `params()` decodes the form (or a JSON body, or a GET query string)
 Method names are matched case-insensitively, as Telegram does.
 """
 
+import dataclasses
 import itertools
 import json
 import re
@@ -220,8 +221,14 @@ class FakeTelegram(FakeServer):
         self.fail(status, times, method=method, description=description, chat_id=chat_id)
 
     def slow(self, seconds: float, times: int | None = 1, *, method: str | None = None) -> None:
-        """Answer the next matching calls normally, but only after `seconds` (timeout tests)."""
+        """Answer the next matching calls normally, but only after `seconds` (timeout tests).
+        The call is carried out at once (a sendMessage is sent); only the answer is late."""
         self._add_rule(_Rule(Reply(delay=seconds), method=method, times=times))
+
+    def drip(self, seconds: float, chunks: int = 8, times: int | None = 1, *, method: str | None = None) -> None:
+        """Answer the next matching calls normally, the headers at once and the body in
+        `chunks` pieces, `seconds` before each: no single read waits long, the whole answer does."""
+        self._add_rule(_Rule(Reply(drip=seconds, drip_chunks=chunks), method=method, times=times))
 
     def clear_failures(self) -> None:
         with self._state_lock:
@@ -269,7 +276,7 @@ class FakeTelegram(FakeServer):
     def _next(self, recorded: Recorded) -> Reply:
         """Scripted rules first, then the generic queue (`enqueue`), then the default answer."""
         method, call = method_of(recorded), params(recorded)
-        scripted, delay = None, 0.0
+        scripted, late = None, None
         with self._state_lock:
             for rule in self._rules:
                 if not rule.matches(method, call):
@@ -279,8 +286,8 @@ class FakeTelegram(FakeServer):
                     break
                 if rule.times is not None:
                     rule.times -= 1
-                if rule.reply.body is None:  # `slow`: the normal answer, late
-                    delay = rule.reply.delay
+                if rule.reply.body is None:  # `slow`, `drip`: the normal answer, late
+                    late = rule.reply
                 else:
                     scripted = rule.reply
                 break
@@ -289,8 +296,8 @@ class FakeTelegram(FakeServer):
                 self.requests.append(recorded)
             return scripted
         reply = super()._next(recorded)
-        if delay:
-            reply = Reply(status=reply.status, body=reply.body, headers=reply.headers, delay=delay)
+        if late is not None:
+            reply = dataclasses.replace(reply, delay=late.delay, drip=late.drip, drip_chunks=late.drip_chunks)
         return reply
 
     def _answer(self, recorded: Recorded) -> Reply:
