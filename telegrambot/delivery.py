@@ -55,6 +55,7 @@ expire), visible in the admin. `decisions.outbox.notification_retry` puts a row 
 import logging
 import time
 import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -151,8 +152,8 @@ def outbox_deliver(*, limit: int = 50) -> dict:
 
     started = time.monotonic()
     tried: set[int] = set()
-    session: BotSession | None = None
-    try:
+    with ExitStack() as stack:
+        session: BotSession | None = None  # opened for the first row only
         while len(tried) < limit:
             notification_id = _next_head(exclude=tried)
             if notification_id is None:
@@ -161,7 +162,7 @@ def outbox_deliver(*, limit: int = 50) -> dict:
                 report["detail"] = f"round time budget ({ROUND_BUDGET_SECONDS:g} s) used; the next round goes on"
                 break
             if session is None:
-                session = BotSession().__enter__()
+                session = stack.enter_context(BotSession())
             tried.add(notification_id)
             outcome = _deliver_one(session, config, notification_id)
             report[outcome.result] += 1
@@ -170,9 +171,6 @@ def outbox_deliver(*, limit: int = 50) -> dict:
                 report["skipped"] += min(left, limit - len(tried))
                 report["detail"] = outcome.stop
                 break
-    finally:
-        if session is not None:
-            session.__exit__(None, None, None)
     if tried:
         logger.info(
             "Outbox round: %(sent)s sent, %(retrying)s retrying, %(failed)s failed, %(skipped)s skipped", report
@@ -528,9 +526,14 @@ def _chat_migrated(row: Notification, exc: ChatMigrated) -> _Outcome:
 
 
 def _expires_at(row: Notification) -> datetime:
-    delivery = NotificationDelivery.objects.filter(notification_id=row.pk).only("window_started_at").first()
-    start = max(row.created_at, delivery.window_started_at) if delivery and delivery.window_started_at else row.created_at
-    return start + max_age()
+    """When the row's maximum age runs out: counted from when it was written, or from its
+    last "Retry now"."""
+    restarted = (
+        NotificationDelivery.objects.filter(notification_id=row.pk)
+        .values_list("window_started_at", flat=True)
+        .first()
+    )
+    return max(row.created_at, restarted or row.created_at) + max_age()
 
 
 def _paused_for(bot_id: str, now: datetime) -> str:

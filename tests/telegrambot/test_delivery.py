@@ -2,7 +2,6 @@
 
 import logging
 import threading
-from collections import Counter
 from datetime import timedelta
 
 import pytest
