@@ -34,6 +34,7 @@ from . import clock
 from .errors import ClaudeCallError, ClaudeNotConfigured
 from .models import Scope
 from .services import Estimate, budget_charge_estimated, budget_release, budget_reserve, budget_settle, ledger_record
+from .text import text_clip
 from .usage import TokenUsage, estimate_input_upper_bound
 
 logger = logging.getLogger(__name__)
@@ -362,7 +363,8 @@ def claude_complete(
         logger.warning("Claude's reply (request %s) has usage but no readable content", answer.request_id)
         raise ClaudeCallError(kind="invalid_response", status_code=answer.status)
     return ClaudeReply(
-        text=message.text,
+        # Whatever the API sends, no caller stores or forwards more than this.
+        text=text_clip(message.text),
         usage=message.usage,
         model=message.model,
         request_id=answer.request_id,

@@ -2,6 +2,7 @@
 memory -> pace. See ARCHITECTURE.md ("One cycle") for the map."""
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +16,8 @@ from budget.clock import next_utc_midnight, utc_now, utc_today
 from budget.errors import BudgetExceeded, ClaudeCallError, ClaudeNotConfigured
 from budget.models import Scope
 from budget.selectors import budget_stats
-from budget.services import reservation_expire_stale
+from budget.services import reservations_charge_for_cycles
+from budget.text import text_clip
 from budget.usage import estimate_input_upper_bound
 from memory.services import memory_store_aroma, memory_summarize_cycle, memory_update_working
 
@@ -31,6 +33,10 @@ from .selectors import prompt_context_gather
 from .texts import budget_exhausted_text, significant_result_text
 
 logger = logging.getLogger(__name__)
+
+
+# The only stop_reason of a reply the model finished on its own.
+COMPLETE_STOP_REASON = "end_turn"
 
 
 class Reason:
@@ -80,7 +86,7 @@ def _run_locked(*, trigger: str) -> CycleRun:
         return _exhausted(trigger=trigger, stats=stats)
 
     started = time.monotonic()
-    cycle = Cycle.objects.create(status=CycleStatus.RUNNING, trigger=trigger, prompt=prompt.user)
+    cycle = Cycle.objects.create(status=CycleStatus.RUNNING, trigger=trigger, prompt=text_clip(prompt.user))
     try:
         return _decide_and_act(cycle=cycle, prompt=prompt, started=started)
     except Exception as exc:  # a bug must not leave the cycle running or kill the worker
@@ -104,11 +110,24 @@ def _decide_and_act(*, cycle: Cycle, prompt: Prompt, started: float) -> CycleRun
         cycle.delete()
         return _finish_skip(Reason.NO_CREDENTIALS, cycle.trigger)
     except ClaudeCallError as exc:
-        return _finish_failed(cycle, reason=exc.kind, error=exc.message, started=started)
+        # The API's own "retry after": the next cycle never starts before it has passed.
+        wait = exc.retry_after_seconds
+        return _finish_failed(
+            cycle, reason=exc.kind, error=exc.message, started=started,
+            at_least=math.ceil(wait) if wait else None,
+        )
 
-    cycle.raw_response = reply.text
+    cycle.raw_response = text_clip(reply.text)
     cycle.input_tokens, cycle.output_tokens = reply.usage.input, reply.usage.output
     cycle.cache_creation_input_tokens, cycle.cache_read_input_tokens = reply.usage.cache_creation, reply.usage.cache_read
+    if reply.over_reservation:
+        _tell_over_reservation(reply)
+    if reply.stop_reason != COMPLETE_STOP_REASON:
+        # A cut-off reply may hold a draft that is not the decision: never act on it.
+        return _finish_failed(
+            cycle, reason=Reason.INVALID_DECISION, started=started,
+            error=f"the reply is incomplete (stop_reason {reply.stop_reason or 'missing'}); no decision taken",
+        )
     parsed = decision_parse(reply.text)
     if not parsed.ok:
         return _finish_failed(cycle, reason=Reason.INVALID_DECISION, error=parsed.error, started=started)
@@ -190,8 +209,22 @@ def _close(
     return CycleRun(cycle=cycle, next_run_in_seconds=delay)
 
 
-def _finish_failed(cycle: Cycle, *, reason: str, error: str, started: float) -> CycleRun:
-    return _close(cycle, CycleStatus.FAILED, started=started, reason=reason, error=error or "")
+def _finish_failed(
+    cycle: Cycle, *, reason: str, error: str, started: float, at_least: int | None = None
+) -> CycleRun:
+    return _close(cycle, CycleStatus.FAILED, started=started, reason=reason, error=error or "", at_least=at_least)
+
+
+def _tell_over_reservation(reply) -> None:
+    """Usage above what was reserved is recorded as is; the Master hears of it once a day."""
+    notification_enqueue(
+        kind=NotificationKind.MESSAGE,
+        text=(
+            f"Budget notice: a model call used {reply.usage.total:,} tokens, more than was reserved for it. "
+            "It is recorded in full and flagged in the ledger; today's total may pass the limit by that much."
+        ),
+        key=f"over_reservation:{utc_today().isoformat()}",
+    )
 
 
 def _pace(*, failures: int = 0, at_least: int | None = None) -> int:
@@ -237,15 +270,20 @@ def _exhausted(*, trigger: str, stats: dict) -> CycleRun:
 
 
 def _fail_abandoned() -> int:
-    """We hold the lock, so any cycle still `running` belongs to a process that died."""
+    """We hold the lock, and the lock outlives any live cycle's calls (its TTL is derived
+    from the model-call deadline), so a cycle still `running` belongs to a process that
+    died. What it had reserved is charged at once as an estimate: the call may have
+    been made, and the budget must never under-count."""
     now = utc_now()
-    abandoned = Cycle.objects.filter(status=CycleStatus.RUNNING).update(
+    ids = list(Cycle.objects.filter(status=CycleStatus.RUNNING).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    abandoned = Cycle.objects.filter(pk__in=ids, status=CycleStatus.RUNNING).update(
         status=CycleStatus.FAILED, reason=Reason.ABANDONED, finished_at=now,
         error="the process running this cycle stopped before finishing",
     )
-    if abandoned:
-        reservation_expire_stale()
-        logger.warning("Marked %d abandoned cycle(s) failed", abandoned)
+    charged = reservations_charge_for_cycles(cycle_ids=ids)
+    logger.warning("Marked %d abandoned cycle(s) failed; %d reserved tokens charged as estimated", abandoned, charged)
     return abandoned
 
 
