@@ -162,3 +162,15 @@ def test_sigkill_of_a_run_cycle_process_mid_call(claude):
     assert dead.reason == "abandoned"
     assert LedgerEntry.objects.get(meta__cycle_id=dead.pk).estimated
     assert _counter().reserved == 0
+
+
+@pytest.mark.fault("Claude usage above the reservation")
+def test_usage_above_the_reservation_is_recorded_and_told_once_a_day(claude, master):
+    for _ in range(2):
+        claude.reply_text(decision_text(), input_tokens=1_000_000)
+        cycle_run()
+    entries = LedgerEntry.objects.all()
+    assert [e.input_tokens for e in entries] == [1_000_000, 1_000_000]
+    assert all(e.over_reservation for e in entries)
+    notices = Notification.objects.filter(text__startswith="Budget notice: a model call used 1,000,020 tokens")
+    assert notices.count() == 1 and notices.get().chat_id == 1001
