@@ -1,7 +1,9 @@
 """Telegram in the admin: the outbox (what the agent told, or failed to tell, the Master),
-the conversations (strangers' messages included: filter by "is master") and the stored
-updates. The Notification model belongs to `decisions`; its admin sits here with the
-transport that delivers it. "Retry now" calls `decisions.outbox.notification_retry`.
+the conversations (strangers' messages included: filter by "is master"), the stored
+updates and each bot's delivery state (a flood-control pause, the current request timeout;
+keyed by the bot's public id, never its token). The Notification model belongs to
+`decisions`; its admin sits here with the transport that delivers it. "Retry now" calls
+`decisions.outbox.notification_retry`.
 """
 
 from django.contrib import admin, messages
@@ -86,7 +88,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
 # --- the Telegram app's own models (appended) ------------------------------------------
 
-from .models import ChatMessage, TelegramUpdate, UpdateStatus
+from .models import BotState, ChatMessage, TelegramUpdate, UpdateStatus
 from .services import update_retry
 
 
@@ -173,3 +175,22 @@ class TelegramUpdateAdmin(admin.ModelAdmin):
             messages.success(request, f"Queued {queued} update(s) for another try.")
         elif not refused:
             messages.info(request, "Nothing to retry: the selected updates were processed.")
+
+
+@admin.register(BotState)
+class BotStateAdmin(admin.ModelAdmin):
+    """Each bot's delivery state, read-only: a flood-control pause and the request timeout in force
+    (empty: TELEGRAM_REQUEST_TIMEOUT_SECONDS). Written only by `telegrambot.bot_state`."""
+
+    list_display = ("bot_id", "paused_until", "pause_reason", "request_timeout", "updated_at")
+    fields = ("bot_id", "paused_until", "pause_reason", "request_timeout", "updated_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -12,7 +12,7 @@ re-checked there:
 - head of line per chat: a row goes only when no earlier row of its chat is still
   pending (sending, backing off or waiting), so a backlog arrives in order;
 - flood control per bot: while `BotState.paused_until` (set by any worker's 429) has not
-  passed, nothing is sent, to any chat, by any worker;
+  passed, nothing is sent, to any chat, by any worker (`telegrambot.bot_state`);
 - a lease: `next_attempt_at` is pushed past the longest the send can take (the total
   deadline of a request x the parts left + a margin), and the worker never starts a part
   its lease can't cover, so no other worker takes the row while it is in flight. The
@@ -21,27 +21,15 @@ re-checked there:
 
 A request has two limits: httpx's per-phase timeout (connect, write, each read) and a
 total deadline of DEADLINE_FACTOR times it (an answer dripped byte by byte never trips
-the first). The per-phase timeout starts at TELEGRAM_REQUEST_TIMEOUT_SECONDS and doubles
-for the bot after each timeout (up to TIMEOUT_CAP_SECONDS), settling back once answers
-are quick: a Telegram slower than the timeout costs one duplicate, not one per retry.
+the first). The per-phase timeout is the bot's current one: it grows after timeouts and
+settles back once answers are quick (`telegrambot.bot_state`).
 
 A text longer than Telegram's 4096 characters goes out in parts (`telegrambot.text`);
 `sent_parts` records progress, so a failure after part 1 resumes at part 2 and never
 re-sends part 1. The last part carries the stored inline keyboard.
 
-Failures:
-- flood control (429 RetryAfter): the bot pauses for what Telegram asked (shared by all
-  workers through `BotState`); the round stops; counted in `attempts`, never fails a row;
-- refused for good (400 BadRequest such as "chat not found", 403 Forbidden such as
-  "bot was blocked by the user"), an empty text or a malformed stored keyboard: failed
-  at once;
-- the token or API URL rejected (401/404 InvalidToken): not the message's fault, so no
-  attempt is counted; the row stays due, `last_error` says why, the round stops;
-- anything else (502, timeouts, refused connections, network): retried with exponential
-  backoff (5 s, 10 s, 20 s ... at most 10 min) for as long as the row is younger than
-  NOTIFICATION_MAX_AGE_SECONDS (counted from when it was written, or from "Retry now");
-  then it fails, `last_error` saying it expired after how many attempts.
-`last_error` is written here, short, and scrubbed of the bot token and other secrets.
+What a failure does to the row (retry with capped backoff until the maximum age, fail at
+once, pause the bot, hold it back) is `telegrambot.delivery_outcomes`.
 
 Limits: at-least-once, not exactly-once, where nothing can know: Telegram accepted a send
 whose answer was lost (a timeout, a dropped connection), or a crash after Telegram
@@ -54,12 +42,10 @@ expire), visible in the admin. `decisions.outbox.notification_retry` puts a row 
 
 import logging
 import time
-import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
@@ -74,40 +60,31 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.warnings import PTBDeprecationWarning
 
-from agentsite.logging import redact_short
 from decisions.models import Notification, NotificationStatus
 
 from .bot import BotSession, BotSettings, bot_settings, telegram_configured
+from .bot_state import bot_paused_for, bot_timeout_grow, bot_timeout_settle, pause_detail
+from .delivery_outcomes import (
+    FAILED, SENT, SKIPPED, Outcome, chat_migrated, describe, expire, give_up, hold, max_age, progress, rate_limited,
+    retry_later, token_rejected,
+)
 from .models import BotState, NotificationDelivery
 from .text import split_message
 
 logger = logging.getLogger(__name__)
 
-BACKOFF_BASE_SECONDS = 5
-BACKOFF_CAP_SECONDS = 600  # never more than 10 minutes between tries
-DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
-TIMEOUT_CAP_SECONDS = 60.0  # the per-phase timeout grows after timeouts up to this
 DEADLINE_FACTOR = 2  # a whole request may take this many per-phase timeouts
 LEASE_MARGIN_SECONDS = 30.0  # the database writes around a send
 ROUND_BUDGET_SECONDS = 120.0  # a round starts no new row after this (the next round goes on)
-LAST_ERROR_MAX_CHARS = 500
 BUTTON_FIELDS = frozenset({"text", "callback_data", "url"})
 
 NOT_CONFIGURED = "Telegram is not configured (TELEGRAM_BOT_TOKEN is empty)"
 
-SENT, RETRYING, FAILED, SKIPPED = "sent", "retrying", "failed", "skipped"
 ROW_FIELDS = [
     "chat_id", "status", "attempts", "last_error", "next_attempt_at", "sent_at", "sent_parts",
     "telegram_message_id", "updated_at",
 ]
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    result: str  # one of SENT, RETRYING, FAILED, SKIPPED
-    stop: str = ""  # non-empty: end the round early, and why
 
 
 @dataclass(frozen=True)
@@ -145,7 +122,7 @@ def outbox_deliver(*, limit: int = 50) -> dict:
         return report
 
     config = bot_settings()
-    paused = _paused_for(config.bot_id, timezone.now())
+    paused = bot_paused_for(config.bot_id, timezone.now())
     if paused:  # checked again per row; this spares opening a session for nothing
         report.update(skipped=min(_due(timezone.now()).count(), limit), detail=paused)
         return report
@@ -196,7 +173,7 @@ def outbox_expire(*, now: datetime | None = None) -> int:
             row = _locked(notification_id)
             if row is None or _expires_at(row) > now:  # sent, taken or retried meanwhile
                 continue
-            _expire(row, reason=row.last_error or "never attempted")
+            expire(row, reason=row.last_error or "never attempted")
             row.save(update_fields=ROW_FIELDS)
             expired += 1
     return expired
@@ -212,43 +189,6 @@ def notification_delivery_restart(*, notification: Notification, now: datetime) 
     if delivery.leased_until is not None and delivery.leased_until > now:
         notification.next_attempt_at = delivery.leased_until
         Notification.objects.filter(pk=notification.pk).update(next_attempt_at=delivery.leased_until)
-
-
-@transaction.atomic
-def bot_pause(*, bot_id: str, until: datetime, reason: str = "") -> datetime:
-    """No send of this bot, by any worker, before `until` (a pause already longer stays);
-    returns when the pause ends."""
-    state, _ = BotState.objects.select_for_update().get_or_create(bot_id=bot_id)
-    if state.paused_until is None or state.paused_until < until:
-        state.paused_until, state.pause_reason = until, reason[:200]
-        state.save(update_fields=["paused_until", "pause_reason", "updated_at"])
-    return state.paused_until
-
-
-@transaction.atomic
-def bot_timeout_grow(*, bot_id: str, timed_out_after: float) -> float:
-    """A request with per-phase timeout `timed_out_after` timed out: the bot's next requests
-    get twice that (at most TIMEOUT_CAP_SECONDS); returns the timeout now in force."""
-    grown = min(timed_out_after * 2, _timeout_cap())
-    state, _ = BotState.objects.select_for_update().get_or_create(bot_id=bot_id)
-    if (state.request_timeout or 0) < grown:
-        state.request_timeout = grown
-        state.save(update_fields=["request_timeout", "updated_at"])
-    return state.request_timeout
-
-
-def bot_timeout_settle(*, bot_id: str, used: float, slowest: float) -> None:
-    """A send with timeout `used` succeeded, its slowest request taking `slowest` seconds:
-    shrink the grown timeout towards twice that, never below the configured one."""
-    base = bot_settings().timeout
-    if used <= base:
-        return
-    settled = max(base, min(used, slowest * 2))
-    if settled < used:
-        # Only if no other worker changed it meanwhile (a timeout there wins).
-        BotState.objects.filter(bot_id=bot_id, request_timeout=used).update(
-            request_timeout=None if settled == base else settled, updated_at=timezone.now()
-        )
 
 
 def build_reply_markup(data: dict | None) -> InlineKeyboardMarkup | None:
@@ -272,16 +212,6 @@ def build_reply_markup(data: dict | None) -> InlineKeyboardMarkup | None:
             buttons.append(InlineKeyboardButton(**button))
         rows.append(buttons)
     return InlineKeyboardMarkup(rows)
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """The wait after the `attempts`-th failed attempt: 5 s, 10 s, 20 s ... at most 10 min."""
-    exponent = min(max(attempts - 1, 0), 32)  # beyond this the cap is reached anyway
-    return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2**exponent, BACKOFF_CAP_SECONDS))
-
-
-def max_age() -> timedelta:
-    return timedelta(seconds=getattr(settings, "NOTIFICATION_MAX_AGE_SECONDS", DEFAULT_MAX_AGE_SECONDS))
 
 
 # --- choosing and taking a row ------------------------------------------------------
@@ -323,23 +253,23 @@ def _locked(notification_id: int) -> Notification | None:
     return rows.first()
 
 
-def _claim(config: BotSettings, notification_id: int) -> _Claim | _Outcome:
+def _claim(config: BotSettings, notification_id: int) -> _Claim | Outcome:
     """Take the row for this worker with a lease, in a short transaction, or say why not."""
     with transaction.atomic():
         row = _locked(notification_id)
         if row is None:
-            return _Outcome(SKIPPED)
+            return Outcome(SKIPPED)
         if _earlier_pending(chat_id=row.chat_id, created_at=row.created_at, pk=row.pk).exists():
-            return _Outcome(SKIPPED)  # an earlier message of this chat goes first
+            return Outcome(SKIPPED)  # an earlier message of this chat goes first
         now = timezone.now()
         state = BotState.objects.filter(bot_id=config.bot_id).first()
         if state is not None and state.paused_until is not None and state.paused_until > now:
-            return _Outcome(SKIPPED, stop=_pause_detail(state.paused_until - now))
+            return Outcome(SKIPPED, stop=pause_detail(state.paused_until - now))
         expires_at = _expires_at(row)
         if expires_at <= now:
-            _expire(row, reason=row.last_error or "never attempted")
+            expire(row, reason=row.last_error or "never attempted")
             row.save(update_fields=ROW_FIELDS)
-            return _Outcome(FAILED)
+            return Outcome(FAILED)
         timeout = max(config.timeout, (state.request_timeout if state else None) or 0)
         deadline = timeout * DEADLINE_FACTOR
         parts = max(1, len(split_message(row.text)) - row.sent_parts)
@@ -351,9 +281,9 @@ def _claim(config: BotSettings, notification_id: int) -> _Claim | _Outcome:
         return _Claim(row, config.bot_id, timeout, deadline, lease_until, expires_at)
 
 
-def _deliver_one(session: BotSession, config: BotSettings, notification_id: int) -> _Outcome:
+def _deliver_one(session: BotSession, config: BotSettings, notification_id: int) -> Outcome:
     claim = _claim(config, notification_id)
-    if isinstance(claim, _Outcome):
+    if isinstance(claim, Outcome):
         return claim
     outcome = _attempt(session, claim)
     with transaction.atomic():
@@ -365,28 +295,28 @@ def _deliver_one(session: BotSession, config: BotSettings, notification_id: int)
 # --- one send -------------------------------------------------------------------------
 
 
-def _attempt(session: BotSession, claim: _Claim) -> _Outcome:
+def _attempt(session: BotSession, claim: _Claim) -> Outcome:
     """Send what is left of the row and record the result on it (the caller saves)."""
     row = claim.row
     # Telegram refuses whitespace-only messages (and trims edges), so such parts go unsent.
     parts = [part for part in split_message(row.text) if part.strip()]
     if not parts:
-        return _give_up(row, "permanent: the text is empty")
+        return give_up(row, "permanent: the text is empty")
     try:
         markup = build_reply_markup(row.reply_markup)
     except ValueError as exc:
-        return _give_up(row, f"permanent: invalid reply_markup ({exc})")
+        return give_up(row, f"permanent: invalid reply_markup ({exc})")
 
     total, first, slowest = len(parts), row.sent_parts, 0.0
     try:
         for index in range(first, total):
             if index > first:  # another worker may have met flood control meanwhile
-                paused = _paused_for(claim.bot_id, timezone.now())
+                paused = bot_paused_for(claim.bot_id, timezone.now())
                 if paused:
-                    return _hold(row, f"{paused}{_progress(row, total)}", stop=paused)
+                    return hold(row, f"{paused}{progress(row, total)}", stop=paused)
             if timezone.now() + timedelta(seconds=claim.deadline) > claim.lease_until:
                 # Never start a request the lease can't cover: another worker may take the row then.
-                return _hold(row, f"lease ran short (slow database?){_progress(row, total)}")
+                return hold(row, f"lease ran short (slow database?){progress(row, total)}")
             began = time.monotonic()
             message = session.call(
                 _sender(row.chat_id, parts[index], markup if index == total - 1 else None, claim.timeout),
@@ -400,25 +330,27 @@ def _attempt(session: BotSession, claim: _Claim) -> _Outcome:
                 sent_parts=row.sent_parts, telegram_message_id=row.telegram_message_id
             )
     except RetryAfter as exc:
-        return _rate_limited(claim, exc, total)
+        return rate_limited(row, exc, total, bot_id=claim.bot_id)
     except InvalidToken as exc:
-        return _token_rejected(row, exc)
+        return token_rejected(row, exc)
     except ChatMigrated as exc:
-        return _chat_migrated(row, exc)
+        return chat_migrated(row, exc)
     except (Forbidden, BadRequest) as exc:  # BadRequest before its base class NetworkError
-        return _give_up(row, f"permanent: {_describe(exc)}{_progress(row, total)}")
+        return give_up(row, f"permanent: {describe(exc)}{progress(row, total)}")
     except TimedOut as exc:
         grown = bot_timeout_grow(bot_id=claim.bot_id, timed_out_after=claim.timeout)
-        return _retry_later(
-            claim,
-            f"{_describe(exc)} (Telegram may have received it){_progress(row, total)}; "
+        return retry_later(
+            row,
+            f"{describe(exc)} (Telegram may have received it){progress(row, total)}; "
             f"request timeout now {grown:g} s",
+            expires_at=claim.expires_at,
         )
     except TelegramError as exc:  # NetworkError (5xx, refused connection), Conflict, ...
-        return _retry_later(claim, f"{_describe(exc)}{_progress(row, total)}")
+        return retry_later(row, f"{describe(exc)}{progress(row, total)}", expires_at=claim.expires_at)
     except Exception as exc:  # a bug or an unexpected library error: keep the row, keep going
         logger.exception("Unexpected error delivering notification #%s", row.pk)
-        return _retry_later(claim, f"unexpected {type(exc).__name__}{_progress(row, total)}")
+        reason = f"unexpected {type(exc).__name__}{progress(row, total)}"
+        return retry_later(row, reason, expires_at=claim.expires_at)
 
     bot_timeout_settle(bot_id=claim.bot_id, used=claim.timeout, slowest=slowest)
     row.status = NotificationStatus.SENT
@@ -430,7 +362,7 @@ def _attempt(session: BotSession, claim: _Claim) -> _Outcome:
         "Notification #%s (%s) delivered to chat %s in %d part(s), attempt %d",
         row.pk, row.kind, row.chat_id, total, row.attempts,
     )
-    return _Outcome(SENT)
+    return Outcome(SENT)
 
 
 def _sender(chat_id: int, text: str, markup: InlineKeyboardMarkup | None, timeout: float):
@@ -438,88 +370,6 @@ def _sender(chat_id: int, text: str, markup: InlineKeyboardMarkup | None, timeou
         chat_id=chat_id, text=text, reply_markup=markup,
         read_timeout=timeout, write_timeout=timeout, connect_timeout=timeout, pool_timeout=timeout,
     )
-
-
-# --- outcomes -------------------------------------------------------------------------
-
-
-def _give_up(row: Notification, reason: str) -> _Outcome:
-    row.attempts += 1
-    return _fail(row, reason)
-
-
-def _fail(row: Notification, reason: str) -> _Outcome:
-    row.status = NotificationStatus.FAILED
-    row.next_attempt_at = None
-    row.last_error = _clean(reason)
-    logger.error("Notification #%s (%s) to chat %s failed: %s", row.pk, row.kind, row.chat_id, row.last_error)
-    return _Outcome(FAILED)
-
-
-def _expire(row: Notification, *, reason: str) -> _Outcome:
-    return _fail(
-        row,
-        f"expired after {row.attempts} attempt(s) over {_age_text(max_age())} "
-        f"(NOTIFICATION_MAX_AGE_SECONDS); last: {reason}",
-    )
-
-
-def _retry_later(claim: _Claim, reason: str) -> _Outcome:
-    row, now = claim.row, timezone.now()
-    row.attempts += 1
-    if now >= claim.expires_at:
-        return _expire(row, reason=reason)
-    delay = retry_delay(row.attempts)
-    # Not past the expiry, so an expired row fails on time rather than up to 10 min late.
-    row.next_attempt_at = min(now + delay, claim.expires_at)
-    row.last_error = _clean(
-        f"attempt {row.attempts} failed: {reason}; next try in {int(delay.total_seconds())} s"
-    )
-    logger.warning("Notification #%s to chat %s: %s", row.pk, row.chat_id, row.last_error)
-    return _Outcome(RETRYING)
-
-
-def _hold(row: Notification, reason: str, *, stop: str = "") -> _Outcome:
-    """Give the row back, due now, without counting an attempt (nothing was tried)."""
-    row.next_attempt_at = timezone.now()
-    row.last_error = _clean(f"held back: {reason}")
-    return _Outcome(RETRYING, stop=stop)
-
-
-def _rate_limited(claim: _Claim, exc: RetryAfter, total: int) -> _Outcome:
-    row = claim.row
-    seconds = max(_retry_after_seconds(exc), 1.0)
-    until = bot_pause(
-        bot_id=claim.bot_id, until=timezone.now() + timedelta(seconds=seconds),
-        reason=f"429 on notification #{row.pk}: retry after {seconds:g} s",
-    )
-    row.attempts += 1
-    row.next_attempt_at = until
-    row.last_error = _clean(
-        f"rate limited by Telegram: retry after {seconds:g} s (attempt {row.attempts}; every send of the "
-        f"bot waits){_progress(row, total)}"
-    )
-    logger.warning("Notification #%s to chat %s: %s", row.pk, row.chat_id, row.last_error)
-    return _Outcome(RETRYING, stop=f"rate limited by Telegram for {seconds:g} s")
-
-
-def _token_rejected(row: Notification, exc: InvalidToken) -> _Outcome:
-    row.next_attempt_at = None  # due again next round: the fix is the operator's
-    row.last_error = _clean(
-        f"Telegram rejected the bot token or API URL ({_describe(exc)}); check TELEGRAM_BOT_TOKEN and "
-        "TELEGRAM_API_BASE_URL; not counted as an attempt"
-    )
-    logger.error("Outbox delivery stopped: %s", row.last_error)
-    return _Outcome(RETRYING, stop="Telegram rejected the bot token or API URL")
-
-
-def _chat_migrated(row: Notification, exc: ChatMigrated) -> _Outcome:
-    old, row.chat_id = row.chat_id, exc.new_chat_id
-    row.attempts += 1
-    row.next_attempt_at = timezone.now()
-    row.last_error = _clean(f"chat {old} became supergroup {exc.new_chat_id}; retrying there")
-    logger.warning("Notification #%s: %s", row.pk, row.last_error)
-    return _Outcome(RETRYING)
 
 
 # --- helpers ----------------------------------------------------------------------
@@ -534,50 +384,3 @@ def _expires_at(row: Notification) -> datetime:
         .first()
     )
     return max(row.created_at, restarted or row.created_at) + max_age()
-
-
-def _paused_for(bot_id: str, now: datetime) -> str:
-    """Why nothing may be sent now (flood control), or ''."""
-    until = BotState.objects.filter(bot_id=bot_id, paused_until__gt=now).values_list("paused_until", flat=True).first()
-    return _pause_detail(until - now) if until else ""
-
-
-def _pause_detail(left: timedelta) -> str:
-    return f"paused by Telegram's flood control for {left.total_seconds():.1f} s more"
-
-
-def _timeout_cap() -> float:
-    return max(TIMEOUT_CAP_SECONDS, bot_settings().timeout)
-
-
-def _age_text(age: timedelta) -> str:
-    seconds = int(age.total_seconds())
-    for unit, name in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= unit and seconds % unit == 0:
-            count = seconds // unit
-            return f"{count} {name}{'s' if count != 1 else ''}"
-    return f"{seconds} s"
-
-
-def _describe(exc: Exception) -> str:
-    """'BadRequest: Chat not found', 'Forbidden: bot was blocked by the user', ..."""
-    name, message = type(exc).__name__, str(exc).strip()
-    if not message:
-        return name
-    return message if message.lower().startswith(name.lower()) else f"{name}: {message}"
-
-
-def _progress(row: Notification, total: int) -> str:
-    return f" (after {row.sent_parts} of {total} parts)" if total > 1 else ""
-
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # int-or-timedelta is deprecated in favour of timedelta
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
-def _clean(text: str) -> str:
-    """Short, and without the bot token (it is part of every request URL) or any secret."""
-    return redact_short(text, limit=LAST_ERROR_MAX_CHARS)

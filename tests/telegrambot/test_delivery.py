@@ -13,11 +13,8 @@ from decisions.models import Notification, NotificationStatus
 from decisions.errors import NotificationNotFound, NotificationNotRetryable
 from decisions.outbox import NO_MASTER, notification_enqueue, notification_retry
 from telegrambot.bot import BotSession, bot_settings, run_with_bot, telegram_configured
-from telegrambot.delivery import (
-    BACKOFF_CAP_SECONDS,
-    outbox_deliver,
-    retry_delay,
-)
+from telegrambot.delivery import outbox_deliver
+from telegrambot.delivery_outcomes import BACKOFF_CAP_SECONDS, retry_delay
 from telegrambot.tasks import outbox_deliver_task
 from telegrambot.text import split_message
 from tests.conftest import TEST_BOT_TOKEN
