@@ -149,15 +149,16 @@ def test_a_slow_telegram_costs_at_most_one_duplicate_per_message(telegram, setti
     print(f"\nsends per message: {dict(sends)}; {rounds} rounds")
 
 
-DRIP_PIECES, DRIP_EVERY = 10, 0.17  # an answer of 1.7 s, each piece well within a 1 s read
+DRIP_PIECES, DRIP_EVERY = 12, 0.2  # an answer of 2.4 s, each piece well within a 1.5 s read
 
 
 @pytest.fixture
 def dripping(telegram, settings, monkeypatch):
-    """Reads time out after 1 s, the whole request after 2 s; the lease is that plus a
-    margin cut to 0.2 s to keep the test short. Every sendMessage answer takes 1.7 s, so a
-    lease sized from one read's timeout (1 s + margin) would run out mid-answer."""
-    settings.TELEGRAM_REQUEST_TIMEOUT_SECONDS = 1.0
+    """Reads time out after 1.5 s, the whole request after 3 s; the lease is that plus a
+    margin cut to 0.2 s to keep the test short. Every sendMessage answer takes 2.4 s, so a
+    lease sized from one read's timeout (1.5 s + margin) would run out mid-answer, while
+    the whole-request deadline leaves 0.6 s to spare on a loaded machine."""
+    settings.TELEGRAM_REQUEST_TIMEOUT_SECONDS = 1.5
     monkeypatch.setattr(delivery, "LEASE_MARGIN_SECONDS", 0.2)
     telegram.drip(DRIP_EVERY, chunks=DRIP_PIECES, times=None, method="sendMessage")
     return telegram
@@ -174,11 +175,11 @@ def test_a_body_dripped_slower_than_a_read_timeout_with_two_loops_is_sent_once(d
     asked = time.monotonic()
 
     # The second loop, in this thread, runs rounds back to back while the answer drips in,
-    # past the point where a one-read lease (1.2 s) would have run out. It stops before the
-    # answer can be complete (1.7 s after the request), so the two loops never write to
+    # past the point where a one-read lease (1.7 s) would have run out. It stops before the
+    # answer can be complete (2.4 s after the request), so the two loops never write to
     # the database at once (SQLite's in-memory test database can't wait on a lock).
     second = []
-    while time.monotonic() - asked < 1.5:
+    while time.monotonic() - asked < 2.1:
         second.append(outbox_deliver())
     first.join(timeout=10)
     took = time.monotonic() - asked
