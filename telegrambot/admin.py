@@ -89,7 +89,7 @@ class NotificationAdmin(admin.ModelAdmin):
 # --- the Telegram app's own models (appended) ------------------------------------------
 
 from .models import BotState, ChatMessage, TelegramUpdate, UpdateStatus
-from .services import update_retry
+from .updates import update_retry
 
 
 @admin.register(ChatMessage)

@@ -10,7 +10,7 @@ is no "Event loop is closed" on the next update.
 
 The Application has no Updater (updates come from the webhook or `run_bot`, stored
 first) and no JobQueue. What a handler raises is collected by the error handler and
-re-raised here, so `telegrambot.services.update_process` can count the attempt and
+re-raised here, so `telegrambot.updates.update_process` can count the attempt and
 retry the update later.
 """
 

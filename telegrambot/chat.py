@@ -19,6 +19,7 @@ from budget.selectors import budget_stats
 from decisions.selectors import agent_status
 from memory.selectors import memory_current_focus
 
+from .messages import reply_send
 from .models import ChatMessage, Direction, MessageKind
 from .selectors import chat_history
 
@@ -49,8 +50,6 @@ def chat_reply(*, update_id: int, chat_id: int, message_id: int | None = None) -
     """Answer the Master's message (the ChatMessage `message_id`; default: the chat's
     latest) with Claude and queue the reply (idempotent per update). The history ends
     with that message: one sent after it, being handled concurrently, is not included."""
-    from .services import reply_send
-
     history = chat_history(chat_id=chat_id, upto_id=message_id)
     messages = history_messages(history)
     if not messages:  # nothing from the Master to answer (cannot happen via the handlers)

@@ -2,7 +2,8 @@
 
 They run on the event loop `telegrambot.application` opens for each update, so they
 touch the database only through `sync_to_async` (thread-sensitive: the work runs back on
-the calling thread, inside its connection). The real work is in `telegrambot.services`.
+the calling thread, inside its connection). The real work is in `telegrambot.conversation`,
+`telegrambot.strangers` and `telegrambot.taps`.
 
 Order (see `handlers_register`): group -1 holds the gate, which lets only Master chats
 through; strangers' messages are stored and get one fixed notice a day, their button
@@ -27,8 +28,9 @@ from telegram.ext import (
     filters,
 )
 
-from . import services
+from . import conversation, strangers, taps
 from .commands import COMMANDS, unknown_command_text
+from .messages import Sender
 from .selectors import is_master_chat
 from .text import TELEGRAM_TEXT_LIMIT
 
@@ -54,7 +56,7 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         logger.info("Refused a button tap from non-Master user %s", query.from_user.id)
         await _safe(query.answer(NOT_ALLOWED), "answerCallbackQuery")
     elif message is not None:
-        await sync_to_async(services.stranger_message_note)(
+        await sync_to_async(strangers.stranger_message_note)(
             update_id=update.update_id,
             chat_id=message.chat_id,
             text=_message_text(message),
@@ -69,7 +71,7 @@ async def command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A Master's /command: run it and queue the reply (no model call)."""
     message = update.message
     name, args = command_parts(message)
-    await sync_to_async(services.command_handle)(
+    await sync_to_async(conversation.command_handle)(
         update_id=update.update_id,
         chat_id=message.chat_id,
         name=name,
@@ -84,7 +86,7 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     """A command the bot doesn't have (or one addressed to another bot): say so."""
     message = update.message
     name, _ = command_parts(message)
-    await sync_to_async(services.other_message_handle)(
+    await sync_to_async(conversation.other_message_handle)(
         update_id=update.update_id, chat_id=message.chat_id, text=message.text,
         reply=unknown_command_text(name), sender=_sender(update), telegram_message_id=message.message_id,
     )
@@ -95,7 +97,7 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat message answered by Claude (with the conversation so far)."""
     message = update.message
     await _safe(context.bot.send_chat_action(chat_id=message.chat_id, action=ChatAction.TYPING), "sendChatAction")
-    await sync_to_async(services.master_text_handle)(
+    await sync_to_async(conversation.master_text_handle)(
         update_id=update.update_id,
         chat_id=message.chat_id,
         text=message.text,
@@ -108,7 +110,7 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A Master's message without text (photo, sticker, ...): only text is understood."""
     message = update.message
-    await sync_to_async(services.other_message_handle)(
+    await sync_to_async(conversation.other_message_handle)(
         update_id=update.update_id, chat_id=message.chat_id, text=_message_text(message),
         reply=TEXT_ONLY, sender=_sender(update), telegram_message_id=message.message_id,
     )
@@ -120,7 +122,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     answer, outcome = TAP_FAILED, None
     try:
-        outcome = await sync_to_async(services.approval_tap)(data=query.data or "", by=_sender(update).name)
+        outcome = await sync_to_async(taps.approval_tap)(data=query.data or "", by=_sender(update).name)
         answer = outcome.answer
     finally:
         await _safe(query.answer(answer[:200]), "answerCallbackQuery")
@@ -162,11 +164,11 @@ def _from_master(update: Update) -> bool:
     return chat is not None and is_master_chat(chat.id)
 
 
-def _sender(update: Update) -> services.Sender:
+def _sender(update: Update) -> Sender:
     user = update.effective_user
     if user is None:
-        return services.Sender()
-    return services.Sender(user_id=user.id, username=user.username or "", first_name=user.first_name or "")
+        return Sender()
+    return Sender(user_id=user.id, username=user.username or "", first_name=user.first_name or "")
 
 
 def _reply_to(message: Message) -> int | None:

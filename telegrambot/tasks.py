@@ -1,7 +1,7 @@
 """Django-Q2 tasks of the Telegram app (kept thin: the work is in the services)."""
 
 from .delivery import outbox_deliver
-from .services import update_process, updates_retry_due
+from .updates import update_process, updates_retry_due
 
 
 def outbox_deliver_task() -> dict:

@@ -28,7 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from .models import UpdateSource
-from .services import UpdateInvalid, update_receive
+from .updates import UpdateInvalid, update_receive
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ import itertools
 
 from telegrambot.delivery import outbox_deliver
 from telegrambot.models import TelegramUpdate
-from telegrambot.services import update_process, update_store
+from telegrambot.updates import update_process, update_store
 from tests.fakes.telegram_api import callback_query_update, message_update
 
 WEBHOOK_SECRET = "test-webhook-secret-0003"

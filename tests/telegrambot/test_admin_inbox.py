@@ -5,7 +5,7 @@ import pytest
 from budget.clock import utc_now
 from telegrambot import admin as telegram_admin
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateStatus
-from telegrambot.services import processing_lease, update_retry, update_store
+from telegrambot.updates import processing_lease, update_retry, update_store
 from tests.telegrambot._support import STRANGER, configure, handle, message
 
 pytestmark = pytest.mark.django_db

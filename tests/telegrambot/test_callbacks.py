@@ -9,7 +9,7 @@ from budget.clock import utc_now
 from decisions.approvals import approval_ask, approval_request_decision
 from decisions.models import Approval, ApprovalStatus, Surface
 from telegrambot.models import TelegramUpdate, UpdateStatus
-from telegrambot.services import callback_data_parse
+from telegrambot.taps import callback_data_parse
 from tests.factories import decision
 from tests.telegrambot._support import MASTER, STRANGER, configure, handle, tap
 

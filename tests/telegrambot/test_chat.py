@@ -117,7 +117,7 @@ def test_a_message_handled_concurrently_is_not_in_an_earlier_ones_history(bot, c
     """Two quick messages handled at once: the first one's answer must not see the second
     (stored by the other worker meanwhile); the second's history ends with itself."""
     from telegrambot import chat as chat_module
-    from telegrambot.services import Sender, chat_message_record
+    from telegrambot.messages import Sender, chat_message_record
 
     real_reply = chat_module.chat_reply
     second = message("second")

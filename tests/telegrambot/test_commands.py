@@ -293,7 +293,7 @@ def test_a_command_and_its_reply_are_stored(bot):
 
 def test_a_command_is_run_once_even_if_its_update_is_handled_again(bot):
     from telegrambot.models import TelegramUpdate, UpdateStatus
-    from telegrambot.services import update_process
+    from telegrambot.updates import update_process
 
     update = message("/task Once only")
     handle(update)

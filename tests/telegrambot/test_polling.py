@@ -333,7 +333,7 @@ def test_the_poller_also_sweeps_waiting_updates(bot, monkeypatch):
     """Without a worker, updates left waiting are retried by the poller itself."""
     from budget.clock import utc_now
     from telegrambot.management.commands import run_bot
-    from telegrambot.services import update_store
+    from telegrambot.updates import update_store
 
     waiting = message("/status")
     update_store(payload=waiting)

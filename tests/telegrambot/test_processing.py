@@ -8,22 +8,21 @@ from django.db import DatabaseError
 
 from actions.models import Task
 from budget.clock import utc_now
-from telegrambot import services
+from telegrambot import chat, conversation
 from telegrambot.delivery import outbox_deliver
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
-from telegrambot.services import (
+from telegrambot.storable import payload_storable, text_storable
+from telegrambot.tasks import update_process_task, updates_retry_task
+from telegrambot.updates import (
     MAX_ATTEMPTS,
     UpdateInProgress,
     UpdateInvalid,
-    payload_storable,
     processing_lease,
-    text_storable,
     update_process,
     update_retry,
     update_store,
     updates_retry_due,
 )
-from telegrambot.tasks import update_process_task, updates_retry_task
 from tests.conftest import TEST_BOT_TOKEN
 from tests.telegrambot._support import (
     MASTER,
@@ -114,7 +113,7 @@ def test_a_bad_stored_payload_is_retried_then_processed_once_fixed(bot):
 
 def test_a_database_failure_in_a_handler_is_retried_and_answered_once(bot, claude, monkeypatch):
     claude.reply_text("Hello!")
-    real = services.reply_send
+    real = chat.reply_send
     calls = []
 
     def flaky(**kwargs):
@@ -123,7 +122,7 @@ def test_a_database_failure_in_a_handler_is_retried_and_answered_once(bot, claud
             raise DatabaseError("connection lost")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "reply_send", flaky)
+    monkeypatch.setattr(chat, "reply_send", flaky)
     update = message("Hello?")
 
     assert handle(update) == "retrying"
@@ -145,7 +144,7 @@ def test_last_error_never_holds_the_token_or_the_secret(bot, settings, monkeypat
     def leaky(**kwargs):
         raise RuntimeError(f"boom {TEST_BOT_TOKEN} webhook-secret-value-42")
 
-    monkeypatch.setattr(services, "command_handle", leaky)
+    monkeypatch.setattr(conversation, "command_handle", leaky)
     update = message("/status")
 
     assert handle(update) == "retrying"
@@ -186,7 +185,7 @@ def test_update_store_is_idempotent_and_validates(bot):
     assert (created, created_again) == (True, False)
     assert first.pk == again.pk and again.payload == update and again.source == UpdateSource.POLLING
     for bad in ([], {"update_id": "1"}, {"update_id": None}, {"update_id": 2**63}):
-        with pytest.raises(services.UpdateInvalid):
+        with pytest.raises(UpdateInvalid):
             update_store(payload=bad)
 
 
@@ -245,7 +244,7 @@ def test_a_retry_pressed_while_a_command_runs_does_not_run_it_twice(bot, monkeyp
     worker B picks the update up: the retry is refused, B skips it, one task."""
     update = message("/task Buy milk")
     update_store(payload=update)
-    real_handle = services.command_handle
+    real_handle = conversation.command_handle
     seen = []
 
     def handle_while_retried(**kwargs):
@@ -254,7 +253,7 @@ def test_a_retry_pressed_while_a_command_runs_does_not_run_it_twice(bot, monkeyp
         seen.append(update_process(update_id=update["update_id"]))  # worker B
         real_handle(**kwargs)
 
-    monkeypatch.setattr(services, "command_handle", handle_while_retried)
+    monkeypatch.setattr(conversation, "command_handle", handle_while_retried)
 
     assert update_process(update_id=update["update_id"]) == "processed"
     assert seen == ["skipped"]

@@ -17,7 +17,8 @@ from telegrambot.models import (
     TelegramUpdate,
     UpdateStatus,
 )
-from telegrambot.services import STRANGER_NOTICE, Sender, stranger_message_note
+from telegrambot.messages import Sender
+from telegrambot.strangers import STRANGER_NOTICE, stranger_message_note
 from tests.factories import decision
 from tests.telegrambot._support import (
     MASTER,
@@ -88,9 +89,9 @@ def test_two_concurrent_messages_write_one_notice(bot, monkeypatch):
 
     from django.db import connection
 
-    from telegrambot import services
+    from telegrambot import strangers
 
-    real_record = services.chat_message_record
+    real_record = strangers.chat_message_record
     both_deciding = threading.Barrier(2, timeout=2)
 
     def record(**kwargs):
@@ -101,7 +102,7 @@ def test_two_concurrent_messages_write_one_notice(bot, monkeypatch):
                 pass
         return real_record(**kwargs)
 
-    monkeypatch.setattr(services, "chat_message_record", record)
+    monkeypatch.setattr(strangers, "chat_message_record", record)
     results, errors = [], []
 
     def worker(text: str) -> None:

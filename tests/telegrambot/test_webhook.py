@@ -275,7 +275,7 @@ def test_an_update_whose_task_could_not_be_queued_waits_for_the_sweep(
 ):
     import django_q.tasks
 
-    from telegrambot.services import updates_retry_due
+    from telegrambot.updates import updates_retry_due
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker down")

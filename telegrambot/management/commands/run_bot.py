@@ -39,7 +39,7 @@ from telegrambot.application import ALLOWED_UPDATES
 from telegrambot.bot import BotSession, telegram_configured
 from telegrambot.delivery import outbox_deliver
 from telegrambot.models import TelegramUpdate, UpdateSource
-from telegrambot.services import (
+from telegrambot.updates import (
     UpdateInvalid,
     error_summary,
     update_process,

@@ -16,7 +16,7 @@ from telegram.error import TelegramError
 
 from telegrambot.application import ALLOWED_UPDATES
 from telegrambot.bot import TelegramNotConfigured, run_with_bot
-from telegrambot.services import error_summary
+from telegrambot.updates import error_summary
 
 WEBHOOK_PATH = "/telegram/webhook/"
 

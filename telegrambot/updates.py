@@ -1,0 +1,235 @@
+"""The inbox of Telegram updates: stored once, processed, retried.
+
+One handling path, whichever way an update arrives:
+
+    webhook view ──┐                         ┌── update_process_task (Django-Q2, queued on commit)
+                   ├─ update_store (once per ┤
+    run_bot poll ──┘   update_id)            └── update_process inline (polling)
+                                                     │
+                                   telegrambot.application.update_dispatch (PTB handlers)
+
+`update_process` claims the stored update (a conditional UPDATE, so two workers never
+handle it at once), runs it through the handlers and marks it processed. An exception
+leaves it `received` with the attempt counted, a short secret-free `last_error` and a
+backed-off `next_attempt_at`; the sweep `updates_retry_due` (every minute) tries again,
+up to MAX_ATTEMPTS, then marks it `failed` (visible in the admin, retryable from there).
+
+What the handlers do with an update is in `telegrambot.conversation` (the Master's
+messages), `telegrambot.strangers` and `telegrambot.taps` (button taps). Everything they
+say goes out through the outbox (`telegrambot.messages.reply_send` →
+`decisions.outbox.notification_enqueue`), keyed on the update, so a Telegram outage
+delays a reply but never loses it, and a retried update never answers twice.
+"""
+
+import logging
+import time
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from agentsite.logging import redact_short
+from budget.clock import utc_now
+from budget.errors import ApplicationError
+
+from .application import update_dispatch
+from .bot import telegram_configured
+from .models import TelegramUpdate, UpdateSource, UpdateStatus
+from .selectors import updates_due
+from .storable import payload_storable
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_BASE_SECONDS = 30
+RETRY_CAP_SECONDS = 1800
+
+def processing_lease() -> timedelta:
+    """Longer than a Django-Q2 task may run, so a live claim is never stolen."""
+    return timedelta(seconds=settings.Q_CLUSTER["timeout"] + 60)
+
+# A stored update whose queued task never ran (broker down, crash) is picked up by the sweep after this.
+SWEEP_GRACE = timedelta(seconds=60)
+SWEEP_TIME_BUDGET_SECONDS = 120.0
+LAST_ERROR_MAX_CHARS = 500
+MAX_UPDATE_ID = 2**63 - 1
+
+PROCESSED, RETRYING, FAILED, SKIPPED = "processed", "retrying", "failed", "skipped"
+
+
+class UpdateInvalid(ApplicationError):
+    kind = "invalid"
+
+
+class UpdateInProgress(ApplicationError):
+    """The update is being handled by a worker right now (a live claim): not retried."""
+
+    kind = "conflict"
+
+
+def update_validate(payload: object) -> int:
+    """The update_id of a plausible Update (a JSON object with an integer update_id)."""
+    if not isinstance(payload, dict):
+        raise UpdateInvalid("an Update must be a JSON object")
+    update_id = payload.get("update_id")
+    if isinstance(update_id, bool) or not isinstance(update_id, int) or not 0 <= update_id <= MAX_UPDATE_ID:
+        raise UpdateInvalid("an Update needs an integer update_id")
+    return update_id
+
+
+@transaction.atomic
+def update_store(*, payload: dict, source: str = UpdateSource.WEBHOOK) -> tuple[TelegramUpdate, bool]:
+    """Store an update once (idempotent on update_id); returns (row, created).
+
+    A redelivered update returns the stored row untouched: it is never handled twice.
+    Characters no database stores (NUL, lone surrogates) are dropped from its strings
+    first, so one odd message cannot block the webhook or the poller.
+    """
+    update_id = update_validate(payload)
+    return TelegramUpdate.objects.get_or_create(
+        update_id=update_id,
+        defaults={"payload": payload_storable(payload), "source": source, "next_attempt_at": utc_now() + SWEEP_GRACE},
+    )
+
+
+def update_receive(*, payload: dict, source: str = UpdateSource.WEBHOOK) -> tuple[TelegramUpdate, bool]:
+    """Store an update and, if it is new, queue its processing once the row is committed."""
+    with transaction.atomic():
+        update, created = update_store(payload=payload, source=source)
+        if created:
+            transaction.on_commit(partial(_queue_processing, update.update_id))
+    return update, created
+
+
+def _queue_processing(update_id: int) -> None:
+    from django_q.tasks import async_task
+
+    try:
+        async_task("telegrambot.tasks.update_process_task", update_id, group="telegram")
+    except Exception:  # the broker being down must not lose the update: the sweep takes it
+        logger.warning("Could not queue Telegram update %s; the retry sweep will process it", update_id)
+
+
+def update_process(*, update_id: int) -> str:
+    """Handle one stored update through the bot's handlers; returns processed, retrying,
+    failed or skipped (already processed, claimed by another worker, or Telegram not
+    configured: left as it is)."""
+    if not telegram_configured():
+        logger.warning("Telegram update %s left unprocessed: TELEGRAM_BOT_TOKEN is empty", update_id)
+        return SKIPPED
+    now = utc_now()
+    claimed = (
+        TelegramUpdate.objects.filter(update_id=update_id, status=UpdateStatus.RECEIVED)
+        .filter(Q(processing_until__isnull=True) | Q(processing_until__lt=now))
+        .update(processing_until=now + processing_lease(), attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return SKIPPED
+    update = TelegramUpdate.objects.get(update_id=update_id)
+
+    try:
+        update_dispatch(update.payload)
+    except Exception as exc:
+        return _processing_failed(update, exc)
+    TelegramUpdate.objects.filter(pk=update.pk).update(
+        status=UpdateStatus.PROCESSED, processed_at=utc_now(), processing_until=None,
+        next_attempt_at=None, last_error="",
+    )
+    logger.info("Telegram update %s (%s) processed, attempt %d", update_id, update.kind, update.attempts)
+    return PROCESSED
+
+
+def _processing_failed(update: TelegramUpdate, exc: Exception) -> str:
+    reason = error_summary(exc)
+    if _telegram_unavailable(exc):
+        # Telegram itself (getMe when the bot starts) is down or refuses the token: not the
+        # update's fault, so the attempt is not counted and the update never fails for it.
+        TelegramUpdate.objects.filter(pk=update.pk).update(
+            processing_until=None, attempts=F("attempts") - 1, next_attempt_at=utc_now() + SWEEP_GRACE,
+            last_error=error_summary_text(
+                f"Telegram unavailable: {reason}; not counted as an attempt; "
+                f"next try in {int(SWEEP_GRACE.total_seconds())} s"),
+        )
+        logger.warning("Telegram update %s waits: Telegram unavailable (%s)", update.update_id, reason)
+        return RETRYING
+    attempts = update.attempts  # already counted by the claim
+    fields = {"processing_until": None}
+    if attempts >= MAX_ATTEMPTS:
+        fields.update(status=UpdateStatus.FAILED, next_attempt_at=None,
+                      last_error=error_summary_text(f"gave up after {attempts} attempts; last: {reason}"))
+        result = FAILED
+        logger.error("Telegram update %s failed for good: %s", update.update_id, reason, exc_info=exc)
+    else:
+        delay = retry_delay(attempts)
+        fields.update(next_attempt_at=utc_now() + delay,
+                      last_error=error_summary_text(
+                          f"attempt {attempts} of {MAX_ATTEMPTS} failed: {reason}; "
+                          f"next try in {int(delay.total_seconds())} s"))
+        result = RETRYING
+        logger.warning("Telegram update %s: %s", update.update_id, fields["last_error"], exc_info=exc)
+    TelegramUpdate.objects.filter(pk=update.pk).update(**fields)
+    return result
+
+
+def _telegram_unavailable(exc: Exception) -> bool:
+    """A Bot API error that reached the handling path: the handlers' own calls (answers,
+    edits) never raise, so it comes from starting the bot (getMe): network trouble, 5xx,
+    flood control, a rejected token. A 400/403 would be the update's own doing."""
+    return isinstance(exc, TelegramError) and not isinstance(exc, (BadRequest, Forbidden))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failure: 30 s, 60 s, 120 s ... at most 30 min."""
+    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_CAP_SECONDS))
+
+
+def updates_retry_due(*, limit: int = 50, time_budget_seconds: float = SWEEP_TIME_BUDGET_SECONDS) -> dict:
+    """The sweep: process stored updates still waiting (failed earlier, or never picked
+    up), oldest first, within a time budget. Returns counts per outcome."""
+    report = {PROCESSED: 0, RETRYING: 0, FAILED: 0, SKIPPED: 0}
+    if not telegram_configured():
+        return report
+    started = time.monotonic()
+    for update_id in updates_due(now=utc_now(), limit=limit):
+        if time.monotonic() - started > time_budget_seconds:
+            break
+        report[update_process(update_id=update_id)] += 1
+    return report
+
+
+def update_retry(*, update_id: int) -> TelegramUpdate:
+    """Put a failed update back in the queue with fresh attempts (the admin's "retry").
+
+    An update a worker is handling right now (a live claim) is left to it: resetting its
+    claim would let a second worker handle it too (UpdateInProgress)."""
+    now = utc_now()
+    updated = (
+        TelegramUpdate.objects.filter(update_id=update_id)
+        .exclude(status=UpdateStatus.PROCESSED)
+        .filter(Q(processing_until__isnull=True) | Q(processing_until__lt=now))
+        .update(status=UpdateStatus.RECEIVED, attempts=0, next_attempt_at=now, processing_until=None)
+    )
+    if not updated:
+        row = TelegramUpdate.objects.filter(update_id=update_id).only("status").first()
+        if row is None or row.status == UpdateStatus.PROCESSED:
+            raise UpdateInvalid(f"update {update_id} does not exist or was already processed")
+        raise UpdateInProgress(
+            f"update {update_id} is being processed right now; retry it later if it fails",
+            extra={"update_id": update_id},
+        )
+    update = TelegramUpdate.objects.get(update_id=update_id)
+    transaction.on_commit(partial(_queue_processing, update_id))
+    return update
+
+
+def error_summary(exc: BaseException) -> str:
+    """'TypeError: ...' for last_error: short and secret-free."""
+    message = str(exc).strip()
+    return error_summary_text(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+
+
+def error_summary_text(text: str) -> str:
+    return redact_short(text, limit=LAST_ERROR_MAX_CHARS)
