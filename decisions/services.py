@@ -14,7 +14,7 @@ from actions.registry import ActionContext, ActionResult, action_execute
 from budget.client import claude_complete, claude_configured
 from budget.clock import next_utc_midnight, utc_now, utc_today
 from budget.errors import BudgetExceeded, ClaudeCallError, ClaudeNotConfigured
-from budget.models import Scope
+from budget.models import LedgerEntry, Scope
 from budget.selectors import budget_stats
 from budget.services import reservations_charge_for_cycles
 from budget.text import text_clip
@@ -120,8 +120,6 @@ def _decide_and_act(*, cycle: Cycle, prompt: Prompt, started: float) -> CycleRun
     cycle.raw_response = text_clip(reply.text)
     cycle.input_tokens, cycle.output_tokens = reply.usage.input, reply.usage.output
     cycle.cache_creation_input_tokens, cycle.cache_read_input_tokens = reply.usage.cache_creation, reply.usage.cache_read
-    if reply.over_reservation:
-        _tell_over_reservation(reply)
     if reply.stop_reason != COMPLETE_STOP_REASON:
         # A cut-off reply may hold a draft that is not the decision: never act on it.
         return _finish_failed(
@@ -191,6 +189,7 @@ def _close(
     cycle.duration_ms = int((time.monotonic() - started) * 1000)
     cycle.next_run_at = now + timedelta(seconds=delay)
     cycle.save()
+    _tell_over_reservation(cycle)
     if decision is not None:
         memory_summarize_cycle(
             cycle_id=cycle.pk, action=decision.action, status=status, reasoning=decision.reasoning, result=cycle.result
@@ -215,15 +214,28 @@ def _finish_failed(
     return _close(cycle, CycleStatus.FAILED, started=started, reason=reason, error=error or "", at_least=at_least)
 
 
-def _tell_over_reservation(reply) -> None:
-    """Usage above what was reserved is recorded as is; the Master hears of it once a day."""
+def _tell_over_reservation(cycle: Cycle) -> None:
+    """Usage above what was reserved is recorded as is; the Master hears of it once a day.
+    Any call of the cycle counts: the decision's and its action's own (work_on_task,
+    develop_skill), which the cycle never sees the reply of."""
+    if cycle.started_at is None:
+        return
+    entry = (
+        LedgerEntry.objects.filter(
+            scope=Scope.PROACTIVE, day__gte=cycle.started_at.date(), over_reservation=True, meta__cycle_id=cycle.pk
+        )
+        .order_by("created_at", "id")
+        .first()
+    )
+    if entry is None:
+        return
     notification_enqueue(
         kind=NotificationKind.MESSAGE,
         text=(
-            f"Budget notice: a model call used {reply.usage.total:,} tokens, more than was reserved for it. "
+            f"Budget notice: a model call used {entry.total_tokens:,} tokens, more than was reserved for it. "
             "It is recorded in full and flagged in the ledger; today's total may pass the limit by that much."
         ),
-        key=f"over_reservation:{utc_today().isoformat()}",
+        key=f"over_reservation:{entry.day.isoformat()}",
     )
 
 

@@ -174,3 +174,25 @@ def test_usage_above_the_reservation_is_recorded_and_told_once_a_day(claude, mas
     assert all(e.over_reservation for e in entries)
     notices = Notification.objects.filter(text__startswith="Budget notice: a model call used 1,000,020 tokens")
     assert notices.count() == 1 and notices.get().chat_id == 1001
+
+
+def _work_on_a_task() -> str:
+    from tests.actions.factories import make_task
+
+    task = make_task()
+    return decision_text(action="work_on_task", certainty=0.9, task_id=task.pk, approach="short")
+
+
+@pytest.mark.fault("Claude usage above the reservation")
+def test_usage_above_the_reservation_of_the_actions_own_call_is_told_too(claude, master):
+    """The cycle's second call (work_on_task's) reports more than it reserved: the Master
+    hears of it as of the decision's own call."""
+    claude.reply_text(_work_on_a_task())
+    claude.reply_text("The deliverable.", input_tokens=1_000_000)
+    run = cycle_run()
+    assert run.cycle.status == CycleStatus.COMPLETED and run.cycle.result["status"] == "ok"
+    over = LedgerEntry.objects.get(over_reservation=True)
+    assert over.meta["action"] == "work_on_task"
+    notices = Notification.objects.filter(text__startswith="Budget notice: a model call used 1,000,020 tokens")
+    assert notices.count() == 1 and notices.get().chat_id == 1001
+
