@@ -6,6 +6,7 @@ minimum pause. It never sends or asks itself: the decision engine applies the ef
 (outbox rows, approvals) in one transaction, so this layer never imports `decisions`.
 """
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -40,6 +41,13 @@ class Effects:
     questions: tuple[Question, ...] = ()
     outreach: tuple[Outreach, ...] = ()
     min_next_interval_seconds: int | None = None
+
+
+def effects_after_failed_call(exc: Exception) -> Effects:
+    """A model call failed with the API's own "retry after" (budget.errors.ClaudeCallError's
+    `retry_after_seconds`): the next cycle must not start before it has passed."""
+    seconds = getattr(exc, "retry_after_seconds", None)
+    return Effects(min_next_interval_seconds=math.ceil(seconds)) if seconds else Effects()
 
 
 @dataclass(frozen=True)

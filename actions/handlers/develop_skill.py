@@ -6,7 +6,7 @@ from budget.client import claude_complete
 from budget.errors import ApplicationError
 from budget.models import Scope
 
-from ..registry import ActionContext, ActionResult, register
+from ..registry import ActionContext, ActionResult, effects_after_failed_call, register
 from ..schemas import DevelopSkillDetails
 from ..services import skill_practise
 
@@ -43,6 +43,7 @@ def develop_skill(details: DevelopSkillDetails, context: ActionContext) -> Actio
             status="failed",
             data={"skill_name": details.skill_name, "error": exc.message,
                   "summary": f"could not study {details.skill_name}: {exc.message}"},
+            effects=effects_after_failed_call(exc),
         )
     return ActionResult(
         status="ok",

@@ -1,5 +1,7 @@
 """work_on_task: one model call turns a task into its deliverable; the task records how it went."""
 
+from dataclasses import replace
+
 from django.utils.text import Truncator
 
 from budget.client import claude_complete
@@ -7,7 +9,7 @@ from budget.errors import ApplicationError, BudgetExceeded
 from budget.models import Scope
 
 from ..errors import TaskNotFound, TaskNotRunnable
-from ..registry import ActionContext, ActionResult, register
+from ..registry import ActionContext, ActionResult, effects_after_failed_call, register
 from ..schemas import WorkOnTaskDetails
 from ..services import task_complete, task_fail, task_requeue, task_start
 
@@ -68,7 +70,7 @@ def work_on_task(details: WorkOnTaskDetails, context: ActionContext) -> ActionRe
                   "summary": f"task #{task_id} put back in the queue: no budget left"},
         )
     except ApplicationError as exc:
-        return _settle(task_id, context, error=exc.message)
+        return replace(_settle(task_id, context, error=exc.message), effects=effects_after_failed_call(exc))
     return _settle(task_id, context, deliverable=deliverable)
 
 

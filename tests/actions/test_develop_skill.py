@@ -6,7 +6,7 @@ from actions.handlers.develop_skill import MAX_NOTE_TOKENS
 from actions.models import Skill
 from budget.models import LedgerEntry, Reservation, ReservationStatus
 from memory.models import MemoryEntry, MemoryKind
-from tests.fakes.anthropic_api import OVERLOADED
+from tests.fakes.anthropic_api import OVERLOADED, error_reply
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +93,18 @@ def test_an_empty_note_from_the_model_writes_nothing(claude, run):
     result = run("develop_skill", STUDY)
     assert result.status == "failed"
     assert Skill.objects.count() == 0 and MemoryEntry.objects.count() == 0
+
+
+@pytest.mark.fault("Claude retry-after 4,000,000 s")
+def test_a_retry_after_the_call_could_not_wait_out_holds_back_the_next_cycle(claude, run):
+    claude.fail((429, "rate_limit_error"), retry_after=4_000_000.5)
+    result = run("develop_skill", STUDY)
+    assert result.status == "failed"
+    assert result.effects.min_next_interval_seconds == 4_000_001
+
+
+def test_a_failure_without_retry_after_asks_for_no_pause(claude, run, settings):
+    settings.AGENT_LLM_MAX_RETRIES = 0
+    claude.enqueue(error_reply(*OVERLOADED, headers={}))
+    result = run("develop_skill", STUDY)
+    assert result.status == "failed" and result.effects.min_next_interval_seconds is None

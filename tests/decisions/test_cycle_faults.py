@@ -196,3 +196,16 @@ def test_usage_above_the_reservation_of_the_actions_own_call_is_told_too(claude,
     notices = Notification.objects.filter(text__startswith="Budget notice: a model call used 1,000,020 tokens")
     assert notices.count() == 1 and notices.get().chat_id == 1001
 
+
+@pytest.mark.fault("Claude retry-after 4,000,000 s")
+def test_the_next_cycle_waits_out_a_retry_after_met_by_the_actions_own_call(claude):
+    claude.reply_text(_work_on_a_task())
+    reply = error_reply(429, "rate_limit_error")
+    reply.headers = {"retry-after": "4000000"}
+    claude.enqueue(reply)
+    before = utc_now()
+    run = cycle_run()
+    assert run.cycle.status == CycleStatus.COMPLETED and run.cycle.result["status"] == "failed"
+    assert len(claude.message_requests) == 2  # the action's call failed at once
+    assert run.cycle.next_run_at >= before + timedelta(seconds=4_000_000)
+    assert AgentState.objects.get().next_run_at == run.cycle.next_run_at
