@@ -64,6 +64,10 @@ if BEHIND_TLS_PROXY:
 # many hops from its right, so a client-chosen X-Forwarded-For can't pick its own address
 # (and reset its throttle). Without a proxy the header is ignored altogether.
 NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=1) if BEHIND_TLS_PROXY else 0
+if BEHIND_TLS_PROXY and NUM_PROXIES < 1:
+    # 0 would make the proxy's own address everyone's (one client's throttle and login
+    # lockout hit all); a negative count would pick a client-written hop.
+    raise ImproperlyConfigured("DJANGO_NUM_PROXIES must be 1 or more behind the proxy")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
 

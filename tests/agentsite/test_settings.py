@@ -100,3 +100,9 @@ def test_the_proxy_count_follows_django_behind_tls_proxy(env, expected):
 def test_axes_asks_the_api_throttles_for_the_client_address():
     result = django_setting("settings.AXES_CLIENT_IP_CALLABLE")
     assert result.stdout.strip() == "agentsite.api.throttling.client_ip", result.stderr
+
+
+@pytest.mark.parametrize("count", ["0", "-1"])
+def test_a_proxy_count_below_one_behind_the_proxy_is_a_start_up_error(count):
+    result = django_setting("settings.NUM_PROXIES", DJANGO_BEHIND_TLS_PROXY="true", DJANGO_NUM_PROXIES=count)
+    assert result.returncode != 0 and "DJANGO_NUM_PROXIES must be 1 or more" in result.stderr
