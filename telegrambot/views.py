@@ -67,10 +67,15 @@ def _no_constant(name: str):
 
 
 def body_parse(body: bytes) -> object:
-    """The JSON value of a webhook body; ValueError when it isn't one we can keep."""
+    """The JSON value of a webhook body; ValueError when it isn't one we can keep.
+
+    UTF-8 only (what Telegram sends): given bytes, json.loads would also read UTF-16 and
+    UTF-32, whose code units can carry quote and bracket bytes the depth scan would
+    misread. In UTF-8 every byte below 0x80 is that character, so scan and parser agree."""
+    text = body.decode("utf-8-sig")  # a leading BOM is skipped, as json.loads did
     if json_depth(body) > MAX_JSON_DEPTH:
         raise ValueError(f"nested deeper than {MAX_JSON_DEPTH}")
-    return json.loads(body, parse_float=_finite, parse_constant=_no_constant)
+    return json.loads(text, parse_float=_finite, parse_constant=_no_constant)
 
 
 def webhook_enabled() -> bool:

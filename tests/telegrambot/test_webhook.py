@@ -134,6 +134,25 @@ def test_the_depth_bound_is_64_and_brackets_inside_strings_do_not_count(client, 
     assert stored(bracketed).payload == bracketed
 
 
+@pytest.mark.fault("Webhook deeply nested JSON")
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16", "utf-32"])
+def test_a_deep_body_in_another_unicode_encoding_is_a_bad_request(client, bot, encoding):
+    """json.loads also reads UTF-16 and UTF-32, whose bytes the depth scan can't read: a
+    string of U+225D ("]" and a quote in UTF-16-LE) hid a 3,000-deep list from it."""
+    depth = 3_000
+    text = '{"update_id": %d, "x": "%s", "y": %s}' % (next_update_id(), "\u225d" * 2 * depth, "[" * depth + "]" * depth)
+    response = post(client, text.encode(encoding), raw=True)
+
+    assert response.status_code == 400
+    assert not TelegramUpdate.objects.exists()
+
+
+def test_an_update_in_utf_8_with_any_characters_is_accepted(client, bot):
+    update = message("Grüße 🌍 \u225d ] \"")
+    assert post(client, json.dumps(update, ensure_ascii=False).encode("utf-8"), raw=True).status_code == 200
+    assert stored(update).payload == update
+
+
 def test_json_depth_is_linear_on_quote_and_escape_runs():
     import time
 
