@@ -128,9 +128,9 @@ def _parse(text: str) -> DecisionParse:
         return DecisionParse(error="reply is not text")
     scanned, rest = text[:SCAN_MAX_CHARS], text[SCAN_MAX_CHARS:]
     found = _scan(scanned)
-    if found.decisions and (found.exhausted or _ACTION_KEY in rest):
-        # A second decision may hide where the scan did not reach: acting on the first
-        # would be a guess.
+    if found.decisions and (found.exhausted or rest.strip()):
+        # A second decision may hide where the scan did not reach (or where the client cut
+        # a huge reply off): acting on the first would be a guess.
         return DecisionParse(error="ambiguous reply: too long or too tangled to be sure it holds one decision")
     if len(found.decisions) > 1:
         return DecisionParse(
@@ -143,9 +143,6 @@ def _parse(text: str) -> DecisionParse:
         return DecisionParse(decision=ProactiveDecision.model_validate(candidate))
     except ValidationError as exc:
         return DecisionParse(error=_describe(exc))
-
-
-_ACTION_KEY = '"action"'
 
 
 @dataclass

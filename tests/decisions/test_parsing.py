@@ -122,6 +122,16 @@ def test_a_second_decision_past_the_scan_limit_makes_it_ambiguous():
     assert error_of(text).startswith("ambiguous reply: too long or too tangled")
 
 
+def test_a_decision_with_anything_past_the_scan_limit_is_not_trusted():
+    # A reply cut to 200,000 characters by the client ends in a marker, not the rest.
+    text = json.dumps(decision()) + " " * 100_000 + "\n…[truncated: 9,000,000 more characters not stored]"
+    assert error_of(text).startswith("ambiguous reply: too long or too tangled")
+
+
+def test_a_decision_followed_by_mere_whitespace_past_the_scan_limit_is_fine():
+    assert parse(json.dumps(decision()) + " " * 100_000).decision.action == "meditate"
+
+
 def test_a_decision_behind_too_many_candidates_is_not_trusted():
     text = json.dumps(decision()) + " {x" * 300 + json.dumps(decision("develop_skill"))
     assert error_of(text).startswith("ambiguous reply: too long or too tangled")
