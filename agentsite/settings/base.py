@@ -182,9 +182,10 @@ AGENT_MAX_TOKENS = env.int("AGENT_MAX_TOKENS", default=2048)
 AGENT_LLM_TIMEOUT_SECONDS = env.float("AGENT_LLM_TIMEOUT_SECONDS", default=60.0)
 AGENT_LLM_MAX_RETRIES = env.int("AGENT_LLM_MAX_RETRIES", default=2)
 AGENT_LLM_DEADLINE_SECONDS = env.float("AGENT_LLM_DEADLINE_SECONDS", default=300.0)
+# At most a day: past that the derived lock and worker timeouts stop making sense.
 for _name in ("AGENT_LLM_TIMEOUT_SECONDS", "AGENT_LLM_DEADLINE_SECONDS"):
-    if not 0 < globals()[_name] < float("inf"):
-        raise ImproperlyConfigured(f"{_name} must be a positive number of seconds")
+    if not 0 < globals()[_name] <= 86_400:
+        raise ImproperlyConfigured(f"{_name} must be a positive number of seconds, at most 86400 (a day)")
 if AGENT_LLM_MAX_RETRIES < 0:
     raise ImproperlyConfigured("AGENT_LLM_MAX_RETRIES must be 0 or more")
 
@@ -205,8 +206,8 @@ TELEGRAM_REQUEST_TIMEOUT_SECONDS = env.float("TELEGRAM_REQUEST_TIMEOUT_SECONDS",
 # The outbox retries a transient failure (outage, timeout, 5xx, 429) until delivered or
 # this old (then the row fails visibly); a permanent refusal fails at once.
 NOTIFICATION_MAX_AGE_SECONDS = env.int("NOTIFICATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
-if NOTIFICATION_MAX_AGE_SECONDS <= 0:
-    raise ImproperlyConfigured("NOTIFICATION_MAX_AGE_SECONDS must be a positive number of seconds")
+if not 0 < NOTIFICATION_MAX_AGE_SECONDS <= 366 * 24 * 3600:  # a date past that could overflow
+    raise ImproperlyConfigured("NOTIFICATION_MAX_AGE_SECONDS must be a positive number of seconds, at most a year")
 MASTER_CHAT_IDS = env_int_list("MASTER_CHAT_IDS")  # empty by default: no built-in person
 MESSAGE_HISTORY_LIMIT = env.int("MESSAGE_HISTORY_LIMIT", default=30)
 APPROVAL_TIMEOUT_SECONDS = env.int("APPROVAL_TIMEOUT_SECONDS", default=3600)

@@ -35,7 +35,9 @@ def test_the_deadline_comes_from_the_environment(monkeypatch):
 @pytest.mark.parametrize(
     ("name", "value"),
     [("AGENT_LLM_DEADLINE_SECONDS", "0"), ("AGENT_LLM_DEADLINE_SECONDS", "-5"),
-     ("AGENT_LLM_TIMEOUT_SECONDS", "0"), ("AGENT_LLM_MAX_RETRIES", "-1")],
+     ("AGENT_LLM_DEADLINE_SECONDS", "86401"),
+     ("AGENT_LLM_TIMEOUT_SECONDS", "0"), ("AGENT_LLM_MAX_RETRIES", "-1"),
+     ("NOTIFICATION_MAX_AGE_SECONDS", "0"), ("NOTIFICATION_MAX_AGE_SECONDS", "999999999999")],
 )
 def test_a_deadline_timeout_or_retry_count_out_of_range_is_a_start_up_error(monkeypatch, name, value):
     with pytest.raises(ImproperlyConfigured, match=name):
