@@ -83,6 +83,14 @@ def agent_schedule(
     AgentState.objects.filter(pk=AgentState.SINGLETON_ID).update(**fields)
 
 
+def agent_schedule_not_before(*, at: datetime) -> None:
+    """Move the next cycle to `at` unless it is already due later (an approved action's
+    meditation, or the API's retry-after met by its call, outside any cycle's pacing)."""
+    AgentState.objects.filter(pk=AgentState.SINGLETON_ID).filter(
+        Q(next_run_at__isnull=True) | Q(next_run_at__lt=at)
+    ).update(next_run_at=at, updated_at=utc_now())
+
+
 def cycle_request_now() -> str:
     """Queue a cycle for a worker to run now (it still honours pause, lock and budget)."""
     from django_q.tasks import async_task

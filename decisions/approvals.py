@@ -17,6 +17,7 @@ from budget.clock import utc_now
 from memory.models import MemoryKind
 from memory.services import memory_record
 
+from .agent import agent_schedule_not_before, agent_state_get
 from .errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
 from .models import Approval, ApprovalKind, ApprovalStatus, Cycle, NotificationKind, Surface
 from .outbox import notification_enqueue
@@ -224,6 +225,9 @@ def _record_execution(approval: Approval, result) -> None:
 
     decision = approval.payload
     effects_apply(effects=result.effects, cycle_id=approval.cycle_id, approval_id=approval.pk, key=f"approval:{approval.pk}")
+    if result.effects.min_next_interval_seconds:
+        agent_state_get()
+        agent_schedule_not_before(at=utc_now() + timedelta(seconds=result.effects.min_next_interval_seconds))
     ok = result.status == "ok"
     approval.status = ApprovalStatus.EXECUTED if ok else ApprovalStatus.FAILED
     approval.result = result.as_dict()

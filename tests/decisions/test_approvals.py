@@ -174,3 +174,43 @@ def test_the_master_sees_the_whole_message_an_outreach_would_send(master):
     )
     request = Notification.objects.get(approval=approval, kind="approval_request")
     assert long_message in request.text
+
+
+@pytest.mark.fault("Claude retry-after 4,000,000 s")
+def test_an_approved_actions_retry_after_holds_back_the_next_cycle(claude, master):
+    from decisions.models import AgentState
+    from tests.actions.factories import make_task
+    from tests.fakes.anthropic_api import error_reply
+
+    task = make_task()
+    approval = pending_decision("work_on_task", certainty=0.5, task_id=task.pk, approach="short")
+    claude.enqueue(error_reply(429, "rate_limit_error", retry_after="4000000"))
+    before = utc_now()
+    approval_approve(approval_id=approval.pk, by="master", via="api")
+    approval_execute(approval_id=approval.pk)
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.FAILED and approval.result["status"] == "failed"
+    assert AgentState.objects.get().next_run_at >= before + timedelta(seconds=4_000_000)
+
+
+def _approve_a_meditation() -> None:
+    approval = pending_decision("meditate", certainty=0.5)
+    approval_approve(approval_id=approval.pk, by="master", via="api")
+    approval_execute(approval_id=approval.pk)
+
+
+def test_an_approved_meditation_stretches_the_pause_before_the_next_cycle(master):
+    from decisions.agent import agent_state_get
+
+    _approve_a_meditation()
+    assert agent_state_get().next_run_at >= utc_now() + timedelta(seconds=100)
+
+
+def test_an_approved_meditation_never_brings_the_next_cycle_forward(master):
+    from decisions.agent import agent_schedule, agent_state_get
+
+    agent_state_get()
+    later = utc_now() + timedelta(days=1)
+    agent_schedule(next_run_at=later)
+    _approve_a_meditation()
+    assert agent_state_get().next_run_at == later
