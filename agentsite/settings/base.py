@@ -2,24 +2,22 @@
 
 import math
 
-from django.core.exceptions import ImproperlyConfigured
+from .env import BASE_DIR, SECRET_VARIABLES, ConfigError, at_most, env
 
-from .env import BASE_DIR, env, env_int_list
+DAY = 24 * 3600
+YEAR = 366 * DAY  # bound of every duration that becomes a date: no overflow at run time
+HTTP = ("http", "https")
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off"
-        )
+        raise ConfigError("DJANGO_SECRET_KEY", None, "a long random value (required when DJANGO_DEBUG is off)")
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 
-ALLOWED_HOSTS = env.list(
-    "DJANGO_ALLOWED_HOSTS",
-    default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [],
-)
+LOCAL_HOSTS = ["localhost", "127.0.0.1", "[::1]", "testserver"]
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=LOCAL_HOSTS if DEBUG else [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -56,20 +54,28 @@ MIDDLEWARE = [
 
 # Behind a TLS-terminating proxy (Telegram webhooks need HTTPS): trust its header, list
 # the public origin for CSRF, and keep cookies on HTTPS.
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[], item_pattern=r"https?://\S+",
+                                expected="comma-separated origins with their scheme, e.g. https://agent.example.org")
 BEHIND_TLS_PROXY = env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Proxies that append to X-Forwarded-For in front of us: the client is the address that
 # many hops from its right, so a client-chosen X-Forwarded-For can't pick its own address
 # (and reset its throttle). Without a proxy the header is ignored altogether.
-NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", default=1) if BEHIND_TLS_PROXY else 0
-if BEHIND_TLS_PROXY and NUM_PROXIES < 1:
-    # 0 would make the proxy's own address everyone's (one client's throttle and login
-    # lockout hit all); a negative count would pick a client-written hop.
-    raise ImproperlyConfigured("DJANGO_NUM_PROXIES must be 1 or more behind the proxy")
+# At least 1 behind the proxy: 0 would make the proxy's own address everyone's (one
+# client's throttle and login lockout hit all); a negative count would pick a
+# client-written hop.
+NUM_PROXIES = env.int("DJANGO_NUM_PROXIES", 1, min=1) if BEHIND_TLS_PROXY else 0
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+# HTTPS only, once a TLS proxy is in front and DEBUG is off. /health stays reachable over
+# plain HTTP for container healthchecks that bypass the proxy.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=BEHIND_TLS_PROXY and not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+# Sent only on HTTPS responses, so harmless without TLS. Subdomains and preload commit
+# the whole domain for years: only when asked.
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31_536_000, min=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
 
 if not DEBUG:
     # Serves the collected static files (admin, Swagger UI) when no web server sits in
@@ -127,7 +133,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- Admin login limiting (django-axes) --------------------------------------
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", 5, min=1)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True
 # Lock the (address, username) pair: a stranger can't lock the Master out from elsewhere.
@@ -138,6 +144,9 @@ AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_CLIENT_IP_CALLABLE = "agentsite.api.throttling.client_ip"
 
 # --- REST API -----------------------------------------------------------------
+# What DRF's SimpleRateThrottle.parse_rate reads: a count, "/", a period by its first letter.
+THROTTLE_RATE = r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)"
+THROTTLE_RATE_TEXT = "requests per period, e.g. 30/minute (periods: second, minute, hour, day)"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -152,8 +161,8 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env.str("API_THROTTLE_ANON", default="30/minute"),
-        "user": env.str("API_THROTTLE_USER", default="600/minute"),
+        "anon": env.str("API_THROTTLE_ANON", default="30/minute", pattern=THROTTLE_RATE, expected=THROTTLE_RATE_TEXT),
+        "user": env.str("API_THROTTLE_USER", default="600/minute", pattern=THROTTLE_RATE, expected=THROTTLE_RATE_TEXT),
     },
     # Unset, DRF would count the whole X-Forwarded-For as the address: a new header, a
     # fresh anonymous allowance.
@@ -173,64 +182,60 @@ SPECTACULAR_SETTINGS = {
 # --- Claude -----------------------------------------------------------------
 ANTHROPIC_API_KEY = env.str("ANTHROPIC_API_KEY", default="")
 CLAUDE_CODE_OAUTH_TOKEN = env.str("CLAUDE_CODE_OAUTH_TOKEN", default="")
-ANTHROPIC_BASE_URL = env.str("ANTHROPIC_BASE_URL", default="")  # empty: the SDK's default
-AGENT_MODEL = env.str("AGENT_MODEL", default="claude-sonnet-5-5")
-AGENT_MAX_TOKENS = env.int("AGENT_MAX_TOKENS", default=2048)
+ANTHROPIC_BASE_URL = env.url("ANTHROPIC_BASE_URL", default="", schemes=HTTP)  # empty: the SDK's default
+AGENT_MODEL = env.str("AGENT_MODEL", default="claude-sonnet-5-5", pattern=r"\S+", expected="a model id without spaces")
+AGENT_MAX_TOKENS = env.int("AGENT_MAX_TOKENS", 2048, min=1)
 # Each attempt's timeout (per read/connect), how many retries budget.client makes (the one
 # retry layer), and the hard deadline of one model call: all attempts, backoff, retry-after
 # waits and body reads together. Reservation holds and the cycle lock are derived from it.
-AGENT_LLM_TIMEOUT_SECONDS = env.float("AGENT_LLM_TIMEOUT_SECONDS", default=60.0)
-AGENT_LLM_MAX_RETRIES = env.int("AGENT_LLM_MAX_RETRIES", default=2)
-AGENT_LLM_DEADLINE_SECONDS = env.float("AGENT_LLM_DEADLINE_SECONDS", default=300.0)
 # At most a day: past that the derived lock and worker timeouts stop making sense.
-for _name in ("AGENT_LLM_TIMEOUT_SECONDS", "AGENT_LLM_DEADLINE_SECONDS"):
-    if not 0 < globals()[_name] <= 86_400:
-        raise ImproperlyConfigured(f"{_name} must be a positive number of seconds, at most 86400 (a day)")
-if AGENT_LLM_MAX_RETRIES < 0:
-    raise ImproperlyConfigured("AGENT_LLM_MAX_RETRIES must be 0 or more")
+AGENT_LLM_TIMEOUT_SECONDS = env.float("AGENT_LLM_TIMEOUT_SECONDS", 60.0, above=0, max=DAY, unit="of seconds")
+AGENT_LLM_MAX_RETRIES = env.int("AGENT_LLM_MAX_RETRIES", 2, min=0)
+AGENT_LLM_DEADLINE_SECONDS = env.float("AGENT_LLM_DEADLINE_SECONDS", 300.0, above=0, max=DAY, unit="of seconds")
 
 # --- Budget -----------------------------------------------------------------
-PROACTIVE_DAILY_TOKEN_LIMIT = env.int("PROACTIVE_DAILY_TOKEN_LIMIT", default=7_000_000)
-PROACTIVE_MIN_CYCLE_TOKENS = env.int("PROACTIVE_MIN_CYCLE_TOKENS", default=10_000)
-PROACTIVE_MIN_INTERVAL_SECONDS = env.int("PROACTIVE_MIN_INTERVAL_SECONDS", default=60)
-PROACTIVE_MAX_INTERVAL_SECONDS = env.int("PROACTIVE_MAX_INTERVAL_SECONDS", default=3600)
+PROACTIVE_DAILY_TOKEN_LIMIT = env.int("PROACTIVE_DAILY_TOKEN_LIMIT", 7_000_000, min=1)
+# Unset, it follows a daily limit below 10000; set, it must fit in the limit.
+PROACTIVE_MIN_CYCLE_TOKENS = env.int("PROACTIVE_MIN_CYCLE_TOKENS", min(10_000, PROACTIVE_DAILY_TOKEN_LIMIT), min=0)
+PROACTIVE_MIN_INTERVAL_SECONDS = env.int("PROACTIVE_MIN_INTERVAL_SECONDS", 60, min=1, max=YEAR)
+PROACTIVE_MAX_INTERVAL_SECONDS = env.int("PROACTIVE_MAX_INTERVAL_SECONDS", 3600, min=1, max=YEAR)
+at_most("PROACTIVE_MIN_CYCLE_TOKENS", PROACTIVE_MIN_CYCLE_TOKENS, "PROACTIVE_DAILY_TOKEN_LIMIT", PROACTIVE_DAILY_TOKEN_LIMIT,
+        why="else no cycle ever runs")
+at_most("AGENT_MAX_TOKENS", AGENT_MAX_TOKENS, "PROACTIVE_DAILY_TOKEN_LIMIT", PROACTIVE_DAILY_TOKEN_LIMIT,
+        why="else no cycle ever fits the budget")
+at_most("PROACTIVE_MIN_INTERVAL_SECONDS", PROACTIVE_MIN_INTERVAL_SECONDS,
+        "PROACTIVE_MAX_INTERVAL_SECONDS", PROACTIVE_MAX_INTERVAL_SECONDS)
 
 # --- Telegram ---------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
-TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
-TELEGRAM_WEBHOOK_URL = env.str("TELEGRAM_WEBHOOK_URL", default="")
-TELEGRAM_API_BASE_URL = env.str(
-    "TELEGRAM_API_BASE_URL", default="https://api.telegram.org/bot"
-)
-TELEGRAM_REQUEST_TIMEOUT_SECONDS = env.float("TELEGRAM_REQUEST_TIMEOUT_SECONDS", default=10.0)
+# What Telegram accepts as a webhook's secret_token.
+TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="", pattern=r"[A-Za-z0-9_-]{1,256}",
+                                  expected="1 to 256 characters, each a letter, digit, _ or -")
+# Telegram delivers webhooks only over HTTPS.
+TELEGRAM_WEBHOOK_URL = env.url("TELEGRAM_WEBHOOK_URL", default="", schemes=("https",))
+TELEGRAM_API_BASE_URL = env.url("TELEGRAM_API_BASE_URL", default="https://api.telegram.org/bot", schemes=HTTP)
+# The outbox doubles it after a timeout, up to 60 s (telegrambot.bot_state).
+TELEGRAM_REQUEST_TIMEOUT_SECONDS = env.float("TELEGRAM_REQUEST_TIMEOUT_SECONDS", 10.0, above=0, max=60, unit="of seconds")
 # The outbox retries a transient failure (outage, timeout, 5xx, 429) until delivered or
 # this old (then the row fails visibly); a permanent refusal fails at once.
-NOTIFICATION_MAX_AGE_SECONDS = env.int("NOTIFICATION_MAX_AGE_SECONDS", default=7 * 24 * 3600)
-if not 0 < NOTIFICATION_MAX_AGE_SECONDS <= 366 * 24 * 3600:  # a date past that could overflow
-    raise ImproperlyConfigured("NOTIFICATION_MAX_AGE_SECONDS must be a positive number of seconds, at most a year")
-MASTER_CHAT_IDS = env_int_list("MASTER_CHAT_IDS")  # empty by default: no built-in person
-MESSAGE_HISTORY_LIMIT = env.int("MESSAGE_HISTORY_LIMIT", default=30)
-APPROVAL_TIMEOUT_SECONDS = env.int("APPROVAL_TIMEOUT_SECONDS", default=3600)
+NOTIFICATION_MAX_AGE_SECONDS = env.int("NOTIFICATION_MAX_AGE_SECONDS", 7 * DAY, min=1, max=YEAR, unit="of seconds")
+MASTER_CHAT_IDS = env.int_list("MASTER_CHAT_IDS")  # empty by default: no built-in person
+MESSAGE_HISTORY_LIMIT = env.int("MESSAGE_HISTORY_LIMIT", 30, min=1)
+APPROVAL_TIMEOUT_SECONDS = env.int("APPROVAL_TIMEOUT_SECONDS", 3600, min=1, max=YEAR, unit="of seconds")
 
 # Every value listed here is scrubbed from log records (see agentsite.logging).
-SECRET_SETTING_NAMES = (
-    "ANTHROPIC_API_KEY",
-    "CLAUDE_CODE_OAUTH_TOKEN",
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_WEBHOOK_SECRET",
-    "SECRET_KEY",
-)
+SECRET_SETTING_NAMES = tuple(SECRET_VARIABLES.values())
 
 # --- Django-Q2 --------------------------------------------------------------
 # retry > timeout (else a slow task runs twice), finite attempts, no catch-up burst.
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = env.url("REDIS_URL", default="", schemes=("redis", "rediss", "unix"), host=False)
 # A cycle makes at most two model calls (the decision and work_on_task's own), each ended by
 # its hard deadline; a minute more for the cycle's own work. The cycle lock
 # (decisions.agent.cycle_lock_ttl) outlasts this timeout, so no live task outlives its lock.
 Q_TASK_TIMEOUT_SECONDS = int(max(300, math.ceil(2 * AGENT_LLM_DEADLINE_SECONDS + 60)))
 Q_CLUSTER = {
     "name": "agentsite",
-    "workers": env.int("Q_WORKERS", default=2),
+    "workers": env.int("Q_WORKERS", 2, min=1),
     "timeout": Q_TASK_TIMEOUT_SECONDS,
     "retry": Q_TASK_TIMEOUT_SECONDS + 120,
     "max_attempts": 3,
@@ -244,7 +249,7 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
