@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from html import escape
 
+from django.conf import settings
 from django.db.models import BigIntegerField, F, Sum
 from django.db.models.functions import ExtractHour
 from django.utils.safestring import SafeString, mark_safe
@@ -18,6 +19,7 @@ from budget.clock import utc_now
 from budget.models import LedgerEntry, Scope
 from budget.selectors import CRITICAL_RATIO, WARNING_RATIO, budget_history, budget_stats
 from decisions.models import AgentState, ApprovalStatus, Cycle, Notification, NotificationStatus
+from decisions.outbox import held_for_master
 from decisions.selectors import approval_list, cycles_today_count
 
 HISTORY_DAYS = 14
@@ -69,6 +71,29 @@ def dashboard_hourly_usage(*, day: date) -> list[int]:
     return hourly
 
 
+def dashboard_waiting_messages() -> dict:
+    """Messages held for missing configuration (never counted as failed): those waiting for
+    a Master chat and, while no bot token is set, those waiting for Telegram; with the
+    sentence the dashboard shows for each ("" when nothing waits)."""
+    no_master = Notification.objects.filter(held_for_master()).count()
+    no_telegram = 0
+    if not settings.TELEGRAM_BOT_TOKEN:
+        no_telegram = Notification.objects.filter(status=NotificationStatus.PENDING, chat_id__isnull=False).count()
+    return {
+        "waiting_no_master": no_master,
+        "waiting_no_telegram": no_telegram,
+        "waiting_no_master_text": f"No Master chat configured: {_messages(no_master)} waiting" if no_master else "",
+        "waiting_no_telegram_text": (
+            f"Telegram is not configured: {_messages(no_telegram)} waiting"
+            if not settings.TELEGRAM_BOT_TOKEN else ""
+        ),
+    }
+
+
+def _messages(count: int) -> str:
+    return f"{count} message{'s' if count != 1 else ''}"
+
+
 def dashboard_data(*, now: datetime | None = None) -> dict:
     """Everything the dashboard page shows. Reads only: a GET never writes, so the
     agent's singleton state is not created here if it does not exist yet."""
@@ -88,7 +113,10 @@ def dashboard_data(*, now: datetime | None = None) -> dict:
         "cycles_today": cycles_today_count(),
         "pending_approvals": list(pending[:PENDING_SHOWN]),
         "pending_count": pending.count(),
-        "failed_notifications": Notification.objects.filter(status=NotificationStatus.FAILED).count(),
+        "failed_notifications": Notification.objects.filter(status=NotificationStatus.FAILED)
+        .exclude(held_for_master())
+        .count(),
+        **dashboard_waiting_messages(),
         "stats": stats,
         "proactive": proactive,
         "level": proactive["level"],

@@ -221,7 +221,7 @@ def approval_execute(*, approval_id: int) -> Approval | None:
 
 @transaction.atomic
 def _record_execution(approval: Approval, result) -> None:
-    from .effects import effects_apply  # local: effects imports this module
+    from .effects import effects_apply, effects_noted  # local: effects imports this module
 
     decision = approval.payload
     effects_apply(effects=result.effects, cycle_id=approval.cycle_id, approval_id=approval.pk, key=f"approval:{approval.pk}")
@@ -229,6 +229,9 @@ def _record_execution(approval: Approval, result) -> None:
         agent_state_get()
         agent_schedule_not_before(at=utc_now() + timedelta(seconds=result.effects.min_next_interval_seconds))
     ok = result.status == "ok"
+    significant = ok and float(decision.get("significance", 0)) >= 0.8
+    report = result.as_dict()  # what the Master reads: without the note about its own delivery
+    result = effects_noted(result, significant=significant)
     approval.status = ApprovalStatus.EXECUTED if ok else ApprovalStatus.FAILED
     approval.result = result.as_dict()
     approval.save(update_fields=["status", "result", "updated_at"])
@@ -239,10 +242,10 @@ def _record_execution(approval: Approval, result) -> None:
         meta={"approval_id": approval.pk, "status": approval.status},
         cycle_id=approval.cycle_id,
     )
-    if ok and float(decision.get("significance", 0)) >= 0.8:
+    if significant:
         notification_enqueue(
             kind=NotificationKind.SIGNIFICANT_RESULT,
-            text=significant_result_text(action=approval.action, decision=decision, result=approval.result),
+            text=significant_result_text(action=approval.action, decision=decision, result=report),
             key=f"approval:{approval.pk}:result",
         )
 

@@ -1,10 +1,19 @@
 """Applying what a handler asked for: messages, questions, outreach. Runs inside the
-caller's transaction, so the outbox rows and approvals commit with the result."""
+caller's transaction, so the outbox rows and approvals commit with the result.
 
-from actions.registry import Effects
+`effects_noted` makes the recorded result honest about delivery: a message written while
+Telegram (or a Master chat) is not configured only waits in the outbox, so the summary the
+cycle, the approval and memory keep says "queued for the Master (Telegram not configured
+yet)" rather than implying it was delivered."""
+
+import dataclasses
+
+from django.conf import settings
+
+from actions.registry import ActionResult, Effects
 
 from .models import Cycle, NotificationKind
-from .outbox import notification_enqueue
+from .outbox import notification_enqueue, outbox_waiting_for
 
 
 def effects_apply(*, effects: Effects, cycle_id: int | None, approval_id: int | None, key: str) -> list[int]:
@@ -32,3 +41,24 @@ def effects_apply(*, effects: Effects, cycle_id: int | None, approval_id: int | 
                 key=f"{key}:outreach:{i}",
             )
     return questions
+
+
+def effects_noted(result: ActionResult, *, significant: bool = False) -> ActionResult:
+    """`result`, its summary saying so when what it wrote for the Master (messages, questions,
+    `significant`: the report of a significant result) or for another chat (outreach) only
+    waits in the outbox for the configuration; unchanged when it can go out."""
+    notes = []
+    effects = result.effects
+    why = outbox_waiting_for()
+    if why and (effects.messages or effects.questions):
+        notes.append(f"queued for the Master ({why}), not delivered")
+    if effects.outreach and not settings.TELEGRAM_BOT_TOKEN:
+        notes.append("queued for its chat (Telegram not configured yet), not delivered")
+    if why and significant and not notes:
+        notes.append(f"result report queued for the Master ({why}), not delivered")
+    if not notes:
+        return result
+    note = "; ".join(notes)
+    summary = result.data.get("summary")
+    data = {**result.data, "delivery": note, "summary": f"{summary}; {note}" if summary else note}
+    return dataclasses.replace(result, data=data)

@@ -191,4 +191,10 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="outbox_due")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} to {self.chat_id} ({self.status})"
+        kind = self.get_kind_display()
+        if self.chat_id is None:  # written while no Master chat was configured
+            state = "waiting" if self.status == NotificationStatus.PENDING else self.status
+            return f"{kind} ({state}: no Master chat configured)"
+        if self.status == NotificationStatus.PENDING and self.last_error.startswith("waiting: Telegram"):
+            return f"{kind} to {self.chat_id} (waiting: Telegram not configured)"
+        return f"{kind} to {self.chat_id} ({self.status})"

@@ -1,10 +1,21 @@
 """Outbox writes: every message for the Master is a row first, written in the same
-transaction as the change that caused it, and delivered later (telegrambot.delivery)."""
+transaction as the change that caused it, and delivered later (telegrambot.delivery).
+
+Missing configuration means "waiting", never "failed":
+- no Master chat (MASTER_CHAT_IDS empty): the message is one pending row with no chat
+  (`WAITING_NO_MASTER`); once Masters are configured, `notification_assign_masters` (run
+  by every enqueue and every delivery round) gives it to each of them, in the order the
+  messages were written;
+- no bot token (TELEGRAM_BOT_TOKEN empty): the rows are written for their chats and stay
+  pending (`WAITING_NO_TELEGRAM`); the delivery neither sends nor expires them, and their
+  maximum age counts from when a token is configured.
+"""
 
 import logging
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.dispatch import Signal
 
 from budget.clock import utc_now
@@ -14,7 +25,12 @@ from .models import Approval, Notification, NotificationKind, NotificationStatus
 
 logger = logging.getLogger(__name__)
 
-NO_MASTER = "not sent: no Master chat is configured (MASTER_CHAT_IDS is empty)"
+# What a held row's last_error says while it waits for the configuration.
+WAITING_NO_MASTER = "waiting: no Master chat configured (MASTER_CHAT_IDS is empty)"
+WAITING_NO_TELEGRAM = "waiting: Telegram is not configured (TELEGRAM_BOT_TOKEN is empty)"
+# Written by earlier versions as a *failed* row; picked up like a waiting one.
+LEGACY_NO_MASTER = "not sent: no Master chat is configured (MASTER_CHAT_IDS is empty)"
+NOBODY_SUFFIX = ":nobody"
 
 # Sent by `notification_retry` inside its transaction, the row locked, with `notification`
 # and `now`: the transport (telegrambot, which this layer must not import) restarts the
@@ -35,33 +51,129 @@ def notification_enqueue(
     """Queue `text` for `chat_id`, or for every Master when no chat is given.
 
     `key` makes it idempotent: enqueueing the same key again returns the existing rows.
-    With no Master configured, one row records that nothing was sent and why.
+    With no Master configured, one pending row with no chat waits for one (see the module
+    docstring); with no bot token the rows wait for it, `last_error` saying so.
     """
     if kind not in NotificationKind.values:
         raise ValueError(f"unknown notification kind: {kind!r}")
     recipients = [chat_id] if chat_id is not None else list(settings.MASTER_CHAT_IDS)
     if not recipients:
         row, _ = Notification.objects.get_or_create(
-            idempotency_key=f"{key}:nobody",
+            idempotency_key=f"{key}{NOBODY_SUFFIX}",
             defaults={
-                "kind": kind, "text": text, "chat_id": None, "status": NotificationStatus.FAILED,
-                "last_error": NO_MASTER, "reply_markup": reply_markup, "approval": approval,
+                "kind": kind, "text": text, "chat_id": None, "status": NotificationStatus.PENDING,
+                "last_error": WAITING_NO_MASTER, "reply_markup": reply_markup, "approval": approval,
             },
         )
         return [row]
+    if chat_id is None:
+        notification_assign_masters()  # held messages first: they were written earlier
+    waiting = "" if settings.TELEGRAM_BOT_TOKEN else WAITING_NO_TELEGRAM
     rows = []
     for recipient in recipients:
         row, _ = Notification.objects.get_or_create(
             idempotency_key=f"{key}:{recipient}",
             defaults={
                 "kind": kind, "text": text, "chat_id": recipient, "reply_markup": reply_markup,
-                "approval": approval,
+                "approval": approval, "last_error": waiting,
             },
         )
         rows.append(row)
     if any(row.status == NotificationStatus.PENDING for row in rows):
         transaction.on_commit(_schedule_delivery)
     return rows
+
+
+def outbox_waiting_for() -> str:
+    """Why a message for the Master written now would wait rather than go out: "" when it
+    can go out, else a short phrase ("Telegram not configured yet", ...)."""
+    if not settings.MASTER_CHAT_IDS:
+        return "no Master chat configured yet"
+    if not settings.TELEGRAM_BOT_TOKEN:
+        return "Telegram not configured yet"
+    return ""
+
+
+def held_for_master() -> Q:
+    """The rows waiting for a Master chat (the legacy failed "nobody" rows included)."""
+    return Q(chat_id__isnull=True) & (
+        Q(status=NotificationStatus.PENDING)
+        | Q(status=NotificationStatus.FAILED, attempts=0, last_error=LEGACY_NO_MASTER)
+    )
+
+
+def notification_assign_masters(*, limit: int = 500) -> int:
+    """Give the messages written while no Master chat was configured to the Masters now in
+    MASTER_CHAT_IDS, oldest first; returns how many held rows were assigned.
+
+    The held row becomes the first Master's (its key, its place in the queue: it keeps the
+    time it was written); each other Master gets a copy written at the same time. Their
+    maximum age starts now (`notification_requeued`). Idempotent and safe between workers:
+    each held row is locked and re-checked.
+    """
+    masters = list(settings.MASTER_CHAT_IDS)
+    if not masters:
+        return 0
+    ids = list(
+        Notification.objects.filter(held_for_master()).order_by("created_at", "id").values_list("id", flat=True)[:limit]
+    )
+    assigned = 0
+    for notification_id in ids:
+        with transaction.atomic():
+            rows = Notification.objects.filter(held_for_master(), pk=notification_id)
+            if connection.features.has_select_for_update_skip_locked:
+                rows = rows.select_for_update(skip_locked=True)
+            else:
+                rows = rows.select_for_update()
+            row = rows.first()
+            if row is None:  # assigned by another worker meanwhile
+                continue
+            _assign(row, masters)
+            assigned += 1
+    if assigned:
+        logger.info("%s message(s) written while no Master chat was configured queued for %s", assigned, masters)
+        transaction.on_commit(_schedule_delivery)
+    return assigned
+
+
+def _assign(row: Notification, masters: list[int]) -> None:
+    now = utc_now()
+    base = row.idempotency_key.removesuffix(NOBODY_SUFFIX)
+    waiting = "" if settings.TELEGRAM_BOT_TOKEN else WAITING_NO_TELEGRAM
+    first, others = masters[0], masters[1:]
+    taken = set(
+        Notification.objects.filter(idempotency_key__in=[f"{base}:{m}" for m in masters]).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    copies = []
+    for master in others:
+        if f"{base}:{master}" in taken:
+            continue
+        copy, _ = Notification.objects.get_or_create(
+            idempotency_key=f"{base}:{master}",
+            defaults={
+                "kind": row.kind, "text": row.text, "chat_id": master, "reply_markup": row.reply_markup,
+                "approval": row.approval, "last_error": waiting,
+            },
+        )
+        copies.append(copy)
+    if copies:  # in the queue where the message was written, not at its end
+        Notification.objects.filter(pk__in=[c.pk for c in copies]).update(created_at=row.created_at)
+    if f"{base}:{first}" in taken:  # written meanwhile for that Master: nothing left to hold
+        Notification.objects.filter(pk=row.pk).update(
+            status=NotificationStatus.FAILED, last_error=f"superseded: already queued for chat {first}"
+        )
+    else:
+        row.chat_id = first
+        row.idempotency_key = f"{base}:{first}"
+        row.status = NotificationStatus.PENDING
+        row.last_error = waiting
+        row.next_attempt_at = now
+        row.save(update_fields=["chat_id", "idempotency_key", "status", "last_error", "next_attempt_at", "updated_at"])
+        copies.insert(0, row)
+    for copy in copies:
+        notification_requeued.send(sender=Notification, notification=copy, now=now)
 
 
 def _schedule_delivery() -> None:
@@ -88,7 +200,8 @@ def notification_retry(*, notification_id: int) -> Notification:
         )
     if row.chat_id is None:
         raise NotificationNotRetryable(
-            f"Notification #{row.pk} has no chat to send to (no Master was configured when it was written)",
+            f"Notification #{row.pk} has no chat to send to yet: it goes to the Masters once "
+            "MASTER_CHAT_IDS is configured",
             notification_id=row.pk,
             status=row.status,
         )

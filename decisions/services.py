@@ -23,7 +23,7 @@ from memory.services import memory_store_aroma, memory_summarize_cycle, memory_u
 
 from .agent import agent_schedule, agent_state_get, cycle_lock_acquire, cycle_lock_release
 from .approvals import approval_request_decision
-from .effects import effects_apply
+from .effects import effects_apply, effects_noted
 from .models import Cycle, CycleStatus, NotificationKind
 from .outbox import notification_enqueue
 from .pacing import next_run_delay
@@ -161,11 +161,14 @@ def _finish_executed(cycle: Cycle, decision: ProactiveDecision, result: ActionRe
     with transaction.atomic():
         question_ids = effects_apply(effects=result.effects, cycle_id=cycle.pk, approval_id=None, key=f"cycle:{cycle.pk}")
         cycle.executed = result.status != "invalid_details"
-        cycle.result = result.as_dict()
-        if should_notify(decision) and cycle.executed:
+        significant = should_notify(decision) and cycle.executed
+        report = result.as_dict()  # what the Master reads: without the note about its own delivery
+        # Recorded (and remembered) as queued, not delivered, while Telegram is not configured.
+        cycle.result = effects_noted(result, significant=significant).as_dict()
+        if significant:
             notification_enqueue(
                 kind=NotificationKind.SIGNIFICANT_RESULT,
-                text=significant_result_text(action=decision.action, decision=cycle.decision, result=cycle.result),
+                text=significant_result_text(action=decision.action, decision=cycle.decision, result=report),
                 key=f"cycle:{cycle.pk}:result",
             )
         run = _close(

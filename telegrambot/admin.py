@@ -1,4 +1,5 @@
-"""Telegram in the admin: the outbox (what the agent told, or failed to tell, the Master),
+"""Telegram in the admin: the outbox (what the agent told, or failed to tell, the Master;
+a row held for missing configuration shows "waiting: ..." rather than a failure),
 the conversations (strangers' messages included: filter by "is master"), the stored
 updates and each bot's delivery state (a flood-control pause, the current request timeout;
 keyed by the bot's public id, never its token). The Notification model belongs to
@@ -12,15 +13,14 @@ from django.utils.html import format_html
 
 from budget.errors import ApplicationError
 from decisions.admin import pre_block
-from decisions.models import Notification
-
-from decisions.outbox import notification_retry
+from decisions.models import Notification, NotificationStatus
+from decisions.outbox import WAITING_NO_TELEGRAM, notification_retry
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     list_display = (
-        "id", "created_at", "kind", "chat_id", "status", "attempts", "short_text", "short_error",
+        "id", "created_at", "kind", "chat_id", "state", "attempts", "short_text", "short_error",
         "next_attempt_at", "sent_at",
     )
     list_filter = ("status", "kind")
@@ -49,6 +49,15 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="status", ordering="status")
+    def state(self, obj: Notification) -> str:
+        """The status, or what a held row waits for (a waiting row is not a failed one)."""
+        if obj.chat_id is None and obj.status == NotificationStatus.PENDING:
+            return "waiting: no Master chat configured"
+        if obj.status == NotificationStatus.PENDING and obj.last_error == WAITING_NO_TELEGRAM:
+            return "waiting: Telegram not configured"
+        return obj.get_status_display()
 
     @admin.display(description="text")
     def short_text(self, obj: Notification) -> str:

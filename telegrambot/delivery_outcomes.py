@@ -14,8 +14,9 @@ result on the row (the caller saves it) and says whether the round goes on:
 - anything else (502, timeouts, refused connections, network; `retry_later`): retried with
   exponential backoff (`retry_delay`: 5 s, 10 s, 20 s ... at most 10 min) for as long as the
   row is younger than NOTIFICATION_MAX_AGE_SECONDS (`max_age`; counted from when it was
-  written, or from "Retry now"); then it fails (`expire`), `last_error` saying it expired
-  after how many attempts.
+  written, or from "Retry now", or from when delivery became possible: a token or a Master
+  chat configured after it was written); then it fails (`expire`), `last_error` saying it
+  expired after how many attempts. A row waiting for the configuration never expires.
 `hold` gives a row back, due now, when nothing was tried (a pause met between parts, a lease
 run short). `last_error` is written here, short, and scrubbed of the bot token and other
 secrets (`clean`).

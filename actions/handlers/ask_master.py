@@ -12,6 +12,6 @@ def ask_master(details: AskMasterDetails, context: ActionContext) -> ActionResul
     return ActionResult(
         status="ok",
         data={"question": details.question, "options": list(details.options),
-              "summary": f"asked the Master: {Truncator(details.question).chars(80)}"},
+              "summary": f"question for the Master: {Truncator(details.question).chars(80)}"},
         effects=Effects(questions=(question,)),
     )

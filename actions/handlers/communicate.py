@@ -18,7 +18,7 @@ def communicate(details: CommunicateDetails, context: ActionContext) -> ActionRe
         text = HIGH_PRIORITY_MARKER + details.message if details.priority == "high" else details.message
         return ActionResult(
             status="ok",
-            data={"recipient": "master", "priority": details.priority, "summary": f"told the Master: {gist}"},
+            data={"recipient": "master", "priority": details.priority, "summary": f"message for the Master: {gist}"},
             effects=Effects(messages=(MasterMessage(text=text, priority=details.priority),)),
         )
 

@@ -14,7 +14,7 @@ def test_communicate_to_the_master_returns_one_message_effect(run):
     result = run("communicate", {"recipient": "master", "message": "Finished the report.", "priority": "low"})
     assert result.status == "ok"
     assert result.effects == Effects(messages=(MasterMessage(text="Finished the report.", priority="low"),))
-    assert result.data["summary"] == "told the Master: Finished the report."
+    assert result.data["summary"] == "message for the Master: Finished the report."
     json.dumps(result.as_dict())
 
 
@@ -64,7 +64,7 @@ def test_ask_master_returns_the_question_as_an_effect(run):
     assert result.effects == Effects(
         questions=(Question(question="Which cause first?", context="two asked for help", options=("A", "B")),)
     )
-    assert result.data["summary"] == "asked the Master: Which cause first?"
+    assert result.data["summary"] == "question for the Master: Which cause first?"
     json.dumps(result.as_dict())
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from decisions.models import Notification, NotificationStatus
 from decisions.errors import NotificationNotFound, NotificationNotRetryable
-from decisions.outbox import NO_MASTER, notification_enqueue, notification_retry
+from decisions.outbox import WAITING_NO_MASTER, WAITING_NO_TELEGRAM, notification_enqueue, notification_retry
 from telegrambot.bot import BotSession, bot_settings, run_with_bot, telegram_configured
 from telegrambot.delivery import outbox_deliver
 from telegrambot.delivery_outcomes import BACKOFF_CAP_SECONDS, retry_delay
@@ -389,23 +389,25 @@ def test_without_a_token_nothing_is_sent_and_rows_stay_pending(settings, fake_te
 
     assert not telegram_configured()
     assert report["configured"] is False and report["sent"] == 0
-    assert "TELEGRAM_BOT_TOKEN" in report["detail"] and "1 notification(s) left pending" in report["detail"]
+    assert "TELEGRAM_BOT_TOKEN" in report["detail"] and "1 message(s) waiting" in report["detail"]
     assert fake_telegram.requests == []
     row.refresh_from_db()
-    assert (row.status, row.attempts, row.last_error) == (NotificationStatus.PENDING, 0, "")
+    assert (row.status, row.attempts, row.last_error) == (NotificationStatus.PENDING, 0, WAITING_NO_TELEGRAM)
 
 
-def test_a_notification_for_nobody_is_never_attempted(telegram, settings):
+def test_a_notification_for_nobody_waits_and_is_never_attempted(telegram, settings):
     settings.MASTER_CHAT_IDS = []
     [row] = notification_enqueue(kind="message", text="to nobody", key="nobody")
-    assert (row.chat_id, row.status) == (None, NotificationStatus.FAILED)
+    assert (row.chat_id, row.status) == (None, NotificationStatus.PENDING)
 
     report = outbox_deliver()
 
     assert report["sent"] == report["failed"] == report["retrying"] == 0
+    assert "no Master chat configured" in report["detail"] and "1 message(s) waiting" in report["detail"]
     assert telegram.requests == []
     row.refresh_from_db()
-    assert (row.status, row.attempts, row.last_error) == (NotificationStatus.FAILED, 0, NO_MASTER)
+    assert (row.status, row.attempts, row.last_error) == (NotificationStatus.PENDING, 0, WAITING_NO_MASTER)
+    assert str(row) == "Message (waiting: no Master chat configured)"
 
 
 def test_the_bot_token_never_reaches_last_error_or_the_logs(telegram, caplog, make_due):
