@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test test-postgres faults install migrate bench clean
+.PHONY: run test test-postgres faults install migrate bench deploy-check compose-check clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ faults: install
 
 bench: install
 	$(PY) bench/budget_check.py
+
+## The compose deployment's shape without Docker (needs PostgreSQL and Redis on
+## 127.0.0.1; ~5 min): gunicorn + two qcluster, a cluster killed mid-cycle, figures at the end.
+deploy-check: install
+	$(PY) bench/deploy_run.py
+
+## docker-compose.yml as Compose sees it (needs docker-compose or docker compose).
+compose-check:
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-compose-check-only-$$(date +%s)} docker-compose config -q
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
