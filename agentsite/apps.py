@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AgentsiteConfig(AppConfig):
@@ -7,3 +8,7 @@ class AgentsiteConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the start-up checks)
+        from .schedules import schedules_on_migrate
+
+        # Sender is this app: once per migrate, after every app's migrations (and handlers).
+        post_migrate.connect(schedules_on_migrate, sender=self, dispatch_uid="agentsite.schedules")

@@ -66,7 +66,8 @@ main() {
   trap 'on_signal TERM 15' TERM
   trap 'on_signal HUP 1' HUP
 
-  "$PY" manage.py setup_schedules --announce
+  # No setup_schedules here: `make run` migrates first, and migrate creates or repairs the
+  # schedules and announces "Agent online" (once per 10 minutes; agentsite/schedules.py).
   start "$PY" manage.py qcluster
   start "$PY" manage.py runserver "127.0.0.1:${PORT}"
   local essential=("${groups[@]}")

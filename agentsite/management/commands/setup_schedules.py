@@ -1,16 +1,23 @@
-"""Create (idempotently) the Django-Q2 schedules that drive the agent, and announce it."""
+"""Re-sync (idempotently) the Django-Q2 schedules that drive the agent, and announce it.
+
+`migrate` already does this (agentsite.schedules.schedules_on_migrate); this command is the
+explicit re-sync."""
 
 from django.core.management.base import BaseCommand
 
-from agentsite.schedules import schedules_ensure
+from agentsite.schedules import ANNOUNCE_QUIET_MINUTES, schedules_ensure
 
 
 class Command(BaseCommand):
-    help = "Create or update the agent's Django-Q2 schedules (safe to run at every start)."
+    help = "Create or repair the agent's Django-Q2 schedules (migrate does it too; safe to run at any time)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--announce", action="store_true", help="queue an 'agent online' message for the Master")
+        parser.add_argument(
+            "--announce", action="store_true",
+            help=f"queue an 'agent online' message for the Master (unless one was queued in the last "
+                 f"{ANNOUNCE_QUIET_MINUTES} minutes)",
+        )
 
     def handle(self, *args, **options):
-        for name, created in schedules_ensure(announce=options["announce"]):
-            self.stdout.write(f"{'created' if created else 'up to date'}: {name}")
+        for name, state in schedules_ensure(announce=options["announce"]):
+            self.stdout.write(f"{state}: {name}")
