@@ -258,7 +258,7 @@ def main() -> int:
             "DJANGO_SETTINGS_MODULE": settings_module,
             "DATABASE_URL": db_url,
             "REDIS_URL": REDIS_URL,
-            "ANTHROPIC_API_KEY": "sk-ant-fake-deploy-run",
+            "ANTHROPIC_API_KEY": "fake-anthropic-key-deploy-run",
             "TELEGRAM_BOT_TOKEN": "123456:fake",
             "TELEGRAM_API_BASE_URL": f"{telegram.url}/bot",
             "MASTER_CHAT_IDS": str(MASTER),
