@@ -35,13 +35,12 @@ Limits: at-least-once, not exactly-once, where nothing can know: Telegram accept
 whose answer was lost (a timeout, a dropped connection), or a crash after Telegram
 accepted a part but before the commit; the retry then sends it again.
 
-Missing configuration means waiting, never failing (`decisions.outbox`): with no bot token
-nothing is attempted, nothing expires, and the rows stay pending, `last_error` saying they
-wait for Telegram; the first round with a token releases them (`_release_waiting`) with
-their maximum age counted from then, and sends them in order. Rows written while no Master
-chat was configured are given to the Masters at the start of every round
-(`notification_assign_masters`). `decisions.outbox.notification_retry` puts a row back
-("retry now") with a fresh age; `notification_delivery_restart` is its hook here.
+Missing configuration means waiting, never failing: with no bot token nothing is attempted
+and nothing expires; the first round with a token releases the waiting rows, in order; and
+rows with no chat are given to the Masters at the start of every round
+(`notification_assign_masters`); the waiting itself is `telegrambot.delivery_waiting`.
+`decisions.outbox.notification_retry` puts a row back ("retry now") with a fresh age;
+`notification_delivery_restart` is its hook here.
 """
 
 import logging
@@ -66,7 +65,7 @@ from telegram.error import (
 )
 
 from decisions.models import Notification, NotificationStatus
-from decisions.outbox import WAITING_NO_TELEGRAM, notification_assign_masters
+from decisions.outbox import notification_assign_masters
 
 from .bot import BotSession, BotSettings, bot_settings, telegram_configured
 from .bot_state import bot_paused_for, bot_timeout_grow, bot_timeout_settle, pause_detail
@@ -74,6 +73,7 @@ from .delivery_outcomes import (
     FAILED, SENT, SKIPPED, Outcome, chat_migrated, describe, expire, give_up, hold, max_age, progress, rate_limited,
     retry_later, token_rejected,
 )
+from .delivery_waiting import release_waiting, wait_for_telegram, waiting_for_master
 from .models import BotState, NotificationDelivery
 from .text import split_message
 
@@ -83,9 +83,6 @@ DEADLINE_FACTOR = 2  # a whole request may take this many per-phase timeouts
 LEASE_MARGIN_SECONDS = 30.0  # the database writes around a send
 ROUND_BUDGET_SECONDS = 120.0  # a round starts no new row after this (the next round goes on)
 BUTTON_FIELDS = frozenset({"text", "callback_data", "url"})
-
-NOT_CONFIGURED = "Telegram is not configured (TELEGRAM_BOT_TOKEN is empty)"
-RELEASE_CHUNK = 500
 
 ROW_FIELDS = [
     "chat_id", "status", "attempts", "last_error", "next_attempt_at", "sent_at", "sent_parts",
@@ -120,18 +117,11 @@ def outbox_deliver(*, limit: int = 50) -> dict:
     notification_assign_masters()
     if not telegram_configured():
         # Nothing is tried and nothing expires: the rows wait for a token, saying so.
-        waiting = _pending_with_chat()
-        waiting.exclude(last_error=WAITING_NO_TELEGRAM).update(last_error=WAITING_NO_TELEGRAM)
-        count = waiting.count()
-        report.update(configured=False, detail=f"{NOT_CONFIGURED}: {count} message(s) waiting")
-        if count:
-            logger.warning("Outbox not delivered: %s", report["detail"])
+        report.update(configured=False, detail=wait_for_telegram())
         return report
-    _release_waiting(timezone.now())
+    release_waiting(timezone.now())
     report["failed"] += outbox_expire()
-    nobody = Notification.objects.filter(status=NotificationStatus.PENDING, chat_id__isnull=True).count()
-    if nobody:  # only while MASTER_CHAT_IDS is empty: they were assigned above otherwise
-        report["detail"] = f"no Master chat configured (MASTER_CHAT_IDS is empty): {nobody} message(s) waiting"
+    report["detail"] = waiting_for_master()
 
     config = bot_settings()
     paused = bot_paused_for(config.bot_id, timezone.now())
@@ -189,35 +179,6 @@ def outbox_expire(*, now: datetime | None = None) -> int:
             row.save(update_fields=ROW_FIELDS)
             expired += 1
     return expired
-
-
-def _pending_with_chat() -> QuerySet[Notification]:
-    return Notification.objects.filter(status=NotificationStatus.PENDING, chat_id__isnull=False)
-
-
-def _release_waiting(now: datetime) -> int:
-    """The first round with a token: the rows that waited for it are due now, their maximum
-    age counted from now (not from when they were written), `last_error` cleared."""
-    released = 0
-    while True:
-        ids = list(
-            _pending_with_chat().filter(last_error=WAITING_NO_TELEGRAM).order_by("id").values_list("id", flat=True)[
-                :RELEASE_CHUNK
-            ]
-        )
-        if not ids:
-            break
-        with transaction.atomic():
-            NotificationDelivery.objects.bulk_create(
-                [NotificationDelivery(notification_id=i, window_started_at=now) for i in ids], ignore_conflicts=True
-            )
-            NotificationDelivery.objects.filter(notification_id__in=ids).update(window_started_at=now)
-            released += Notification.objects.filter(pk__in=ids, last_error=WAITING_NO_TELEGRAM).update(
-                last_error="", next_attempt_at=now
-            )
-    if released:
-        logger.info("Telegram is configured: %s waiting message(s) released for delivery", released)
-    return released
 
 
 def notification_delivery_restart(*, notification: Notification, now: datetime) -> None:
