@@ -3,7 +3,7 @@
     .venv/bin/python bench/deploy_run.py        # or: make deploy-check
 
 What compose starts, started here on this machine's PostgreSQL and Redis: `migrate`,
-`setup_schedules`, gunicorn (agentsite.wsgi, 2 workers) and TWO `qcluster` processes,
+gunicorn (agentsite.wsgi, 2 workers) and TWO `qcluster` processes,
 with loopback fakes of the Anthropic and Telegram APIs in this process. Then it shows:
 
 - cycles run on schedule (driven by the clusters' own Django-Q2 schedulers), never two in

@@ -131,9 +131,12 @@ def run_checks(env: dict, db, base: str, token: str, model, telegram, children, 
         "notifications": len(notes), "delivered": len(sent), "duplicates": duplicates + unexpected,
         "lost": lost, "approval_id": approval_id, "approved_deliveries": approved_deliveries,
         "nudges": tick.nudges,
+        "failed_sends": len(telegram.calls("sendMessage")) - len(telegram.sent_messages),
     })
 
     checks = [
+        (figures["schedules_from_migrate"] == 5, "migrate alone created the 5 schedules"),
+        (figures["failed_sends"] >= 1 and lost == 0, "a failed first send retried and delivered"),
         (max_in_flight <= 1 and overlaps == 0, "at most one cycle in flight"),
         (figures["completed"] >= 2 and figures["cycles"] >= 4, "cycles on schedule"),
         (figures["approval_status"] == "executed" and approved_deliveries == 1, "approval executed exactly once"),

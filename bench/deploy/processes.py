@@ -1,5 +1,5 @@
 """The children (gunicorn with 2 workers, two qcluster), their ports and environment, and
-the one-shot set-up commands (migrate, setup_schedules, an API token)."""
+the one-shot set-up commands (migrate, which creates the schedules itself, and an API token)."""
 
 import os
 import signal
@@ -112,9 +112,9 @@ def child_env(db_url: str, telegram_url: str) -> dict:
 
 
 def set_up(env: dict) -> str:
-    """migrate, setup_schedules and a staff user allowed to decide approvals; its API token."""
+    """migrate (no setup_schedules: migrate alone must create the schedules) and a staff
+    user allowed to decide approvals; its API token."""
     manage(env, "migrate", "--noinput")
-    manage(env, "setup_schedules")
     created = manage(env, "shell", "-c", (
         "from django.contrib.auth.models import User, Permission\n"
         "from rest_framework.authtoken.models import Token\n"

@@ -14,6 +14,7 @@ def report(f: dict, failures: list[str]) -> None:
     health = f.get("health")
     print("deploy-shaped run: migrate, gunicorn (2 workers), 2 x qcluster, PostgreSQL + Redis, fake APIs")
     print(f"  settings                      {g('settings')}")
+    print(f"  schedules after migrate alone {g('schedules_from_migrate')} (no setup_schedules)")
     print(f"  cycles (not skipped)          {g('cycles')}: completed {g('completed')}, awaiting approval "
           f"{g('awaiting_approval')}, abandoned {g('abandoned')}, other failures {g('failed_other')}")
     print(f"  ticks that met the lock       {g('skipped_locked')}")
@@ -25,7 +26,7 @@ def report(f: dict, failures: list[str]) -> None:
     print(f"  approval over the API         #{g('approval_id')} {g('approval_status')}, "
           f"its message delivered {g('approved_deliveries')} time(s)")
     print(f"  notifications                 {g('notifications')} rows, {g('delivered')} delivered, "
-          f"duplicates {g('duplicates')}, lost {g('lost')}")
+          f"duplicates {g('duplicates')}, lost {g('lost')}; failed first sends retried {g('failed_sends')}")
     print(f"  SIGKILL mid-cycle             cluster {g('victim')} (cycle #{g('dead_cycle')}); survivor "
           f"{g('survivor')} made {g('post_kill_calls')} call(s) after")
     print(f"  recovery (kill -> next completed cycle)  {g('recovery_s', '{:.1f}')} s, the lock's remaining "

@@ -47,6 +47,10 @@ def main() -> int:
         figures["setup_s"] = time.monotonic() - t
 
         db = psycopg.connect(db_url, autocommit=True, connect_timeout=10)
+        figures["schedules_from_migrate"] = db.execute(
+            "SELECT count(*) FROM django_q_schedule WHERE name LIKE 'agentsite:%%'").fetchone()[0]
+        # The first message's first send fails: the outbox must retry it, once.
+        telegram.fail(502, times=1, method="sendMessage")
         base = start_services(children, env, model.url)
         failures = run_checks(env, db, base, token, model, telegram, children, figures)
         ok = not failures
