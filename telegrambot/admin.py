@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from budget.admin import ReadOnlyAdmin
 from budget.errors import ApplicationError
 from decisions.admin import pre_block
 from decisions.models import Notification, NotificationStatus
@@ -187,19 +188,10 @@ class TelegramUpdateAdmin(admin.ModelAdmin):
 
 
 @admin.register(BotState)
-class BotStateAdmin(admin.ModelAdmin):
+class BotStateAdmin(ReadOnlyAdmin):
     """Each bot's delivery state, read-only: a flood-control pause and the request timeout in force
     (empty: TELEGRAM_REQUEST_TIMEOUT_SECONDS). Written only by `telegrambot.bot_state`."""
 
     list_display = ("bot_id", "paused_until", "pause_reason", "request_timeout", "updated_at")
     fields = ("bot_id", "paused_until", "pause_reason", "request_timeout", "updated_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
