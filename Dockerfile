@@ -10,6 +10,7 @@ COPY decisions ./decisions
 COPY actions ./actions
 COPY memory ./memory
 COPY telegrambot ./telegrambot
+COPY kernel ./kernel
 COPY manage.py ./
 # collectstatic needs no secrets: the files collected are the same under any settings.
 RUN pip install --no-cache-dir . \

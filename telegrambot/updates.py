@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from agentsite.logging import redact_short
+from kernel.redaction import redact_short
 from budget.clock import utc_now
 from budget.errors import ApplicationError
 

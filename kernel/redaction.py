@@ -1,4 +1,5 @@
-"""A logging filter that scrubs configured secrets from every record."""
+"""Secret scrubbing: a logging filter for every record, and `redact_short` for error text
+stored in the database. In the kernel so that any app may use it (it imports no app)."""
 
 import logging
 
