@@ -6,13 +6,11 @@ and announces the agent at most once per ANNOUNCE_QUIET_MINUTES across every pro
 """
 
 import io
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connection
 from django_q.brokers import get_broker
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
@@ -20,6 +18,7 @@ from django_q.scheduler import scheduler
 from agentsite.schedules import ANNOUNCE_QUIET_MINUTES, SCHEDULES, schedules_on_migrate, startup_announce
 from budget.clock import utc_now
 from decisions.models import Cycle, Notification, NotificationKind
+from tests.concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -135,20 +134,6 @@ def test_migrate_then_the_scheduler_alone_runs_a_cycle_and_delivers(claude, tele
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_starting_at_once_announce_once(settings):
     settings.MASTER_CHAT_IDS = [1001]
-    start = threading.Barrier(4)
-    outcomes = []
-
-    def boot() -> None:
-        try:
-            start.wait()
-            outcomes.append(startup_announce())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=boot) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = run_at_once(startup_announce, count=4)
     assert sorted(outcomes) == [False, False, False, True]
     assert startups() == 1

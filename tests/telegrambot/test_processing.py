@@ -23,6 +23,7 @@ from telegrambot.updates import (
     update_store,
     updates_retry_due,
 )
+from tests.concurrency import run_at_once
 from tests.conftest import TEST_BOT_TOKEN
 from tests.telegrambot._support import (
     MASTER,
@@ -317,27 +318,9 @@ def test_the_sweep_processes_oldest_first(bot):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_never_handle_one_update_twice(bot, claude):
-    import threading
-
-    from django.db import connection
-
     update = message("Hello?")
     update_store(payload=update)
-    barrier = threading.Barrier(2)
-    results = []
-
-    def worker():
-        try:
-            barrier.wait()
-            results.append(update_process(update_id=update["update_id"]))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = run_at_once(lambda: update_process(update_id=update["update_id"]), count=2)
 
     assert sorted(results) == ["processed", "skipped"]
     assert len(claude.message_requests) == 1

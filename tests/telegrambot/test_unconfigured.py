@@ -17,6 +17,7 @@ from decisions.errors import NotificationNotRetryable
 from decisions.services import cycle_run
 from memory.models import MemoryEntry, MemoryKind
 from telegrambot.delivery import outbox_deliver
+from tests.concurrency import run_at_once
 from tests.conftest import TEST_BOT_TOKEN
 from tests.factories import decision, decision_text
 
@@ -247,36 +248,15 @@ def test_no_master_and_no_token_wait_for_both(no_token, settings):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_held_messages_are_assigned_and_sent_once_by_competing_workers(telegram, settings):
-    import threading
-
-    from django.db import connection
-
     settings.MASTER_CHAT_IDS = []
     texts = [f"held {i}" for i in range(6)]
     for i, text in enumerate(texts):
         notification_enqueue(kind="message", text=text, key=f"held:{i}")
     settings.MASTER_CHAT_IDS = [1001, 1002]
     telegram.slow(0.02, times=None, method="sendMessage")
-    start = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            start.wait()
-            outbox_deliver()
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_at_once(outbox_deliver, count=4, timeout=60)  # a worker's error is raised here
     outbox_deliver()  # whatever a skipped lock left for the next round
 
-    assert errors == []
     sent = [(m["chat_id"], m["text"]) for m in telegram.sent_messages]
     assert sorted(sent) == sorted((chat, text) for chat in (1001, 1002) for text in texts)  # each exactly once
     for chat in (1001, 1002):
