@@ -24,6 +24,7 @@ run: migrate
 
 ## The whole suite (SQLite unless DATABASE_URL says otherwise).
 test: install
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest
 
 test-postgres: install

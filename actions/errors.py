@@ -1,6 +1,6 @@
 """Errors the task and skill services raise; every surface maps them to a clear answer."""
 
-from budget.errors import ApplicationError
+from agentsite.core.errors import ApplicationError
 
 
 class TaskNotFound(ApplicationError):

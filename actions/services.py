@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from budget.services import longest_call
+from agentsite.core.deadlines import longest_call
 from memory.models import MemoryKind
 from memory.services import memory_record
 

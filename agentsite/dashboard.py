@@ -15,7 +15,7 @@ from django.db.models import BigIntegerField, F, Sum
 from django.db.models.functions import ExtractHour
 from django.utils.safestring import SafeString, mark_safe
 
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from budget.models import LedgerEntry, Scope
 from budget.selectors import CRITICAL_RATIO, WARNING_RATIO, budget_history, budget_stats
 from decisions.models import AgentState, ApprovalStatus, Cycle, Notification, NotificationStatus

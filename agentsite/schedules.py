@@ -16,18 +16,20 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django_q.models import Schedule
 
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
+from agentsite.core.tasks import task_path
 from decisions.models import AgentState, Notification, NotificationKind
 from decisions.outbox import notification_enqueue
 
 logger = logging.getLogger(__name__)
 
+# Schedule name -> registered task name (agentsite.tasks).
 SCHEDULES = {
-    "agentsite: proactive tick": "decisions.tasks.proactive_tick_task",
-    "agentsite: expire approvals": "decisions.tasks.approval_expire_task",
-    "agentsite: deliver outbox": "telegrambot.tasks.outbox_deliver_task",
-    "agentsite: retry Telegram updates": "telegrambot.tasks.updates_retry_task",
-    "agentsite: free stale budget reservations": "budget.tasks.reservations_sweep_task",
+    "agentsite: proactive tick": "decisions.proactive_tick",
+    "agentsite: expire approvals": "decisions.approval_expire",
+    "agentsite: deliver outbox": "telegrambot.outbox_deliver",
+    "agentsite: retry Telegram updates": "telegrambot.updates_retry",
+    "agentsite: free stale budget reservations": "budget.reservations_sweep",
 }
 INTERVAL_MINUTES = 1
 # A restart (or another worker, or a second `migrate`) within this many minutes of the last
@@ -52,8 +54,8 @@ def _schedules_sync() -> list[tuple[str, str]]:
     AgentState.objects.select_for_update().filter(pk=AgentState.SINGLETON_ID).first()
     wanted = {"schedule_type": Schedule.MINUTES, "minutes": INTERVAL_MINUTES, "repeats": -1}
     results = []
-    for name, func in SCHEDULES.items():
-        fields = {"func": func, **wanted}
+    for name, task in SCHEDULES.items():
+        fields = {"func": task_path(task), **wanted}
         rows = list(Schedule.objects.filter(name=name).order_by("pk"))
         if not rows:
             Schedule.objects.create(name=name, **fields)

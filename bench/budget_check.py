@@ -44,7 +44,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from budget.clock import utc_today
+    from agentsite.core.clock import utc_today
     from budget.models import LedgerEntry, Scope
     from budget.selectors import budget_remaining, budget_stats, ledger_usage_summed
     from budget.services import budget_reserve, budget_settle

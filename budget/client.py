@@ -30,7 +30,7 @@ import httpcore2
 import httpx2
 from django.conf import settings
 
-from . import clock
+from agentsite.core import clock
 from .errors import ClaudeCallError, ClaudeNotConfigured
 from .models import Scope
 from .services import Estimate, budget_charge_estimated, budget_release, budget_reserve, budget_settle, ledger_record
@@ -44,7 +44,7 @@ BACKOFF_INITIAL_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 8.0
 RETRYABLE_STATUSES = frozenset({408, 409, 429})  # and every 5xx (529 included)
 
-# The monotonic time (budget.clock.monotonic) by which the current call must be over.
+# The monotonic time (agentsite.core.clock.monotonic) by which the current call must be over.
 _call_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("claude_call_deadline", default=None)
 
 

@@ -1,21 +1,9 @@
-"""The project's application errors.
-
-`ApplicationError` is the one exception type the surfaces (API, Telegram, commands)
-map to a clear answer. It lives in the lowest layer so every app can raise it.
-Messages are written here, never copied from a response body, so no credential can
-ride along in one.
+"""The budget's errors: ApplicationErrors (agentsite.core.errors) about tokens and the
+Claude API. Messages are written here, never copied from a response body, so no
+credential can ride along in one.
 """
 
-
-class ApplicationError(Exception):
-    """A failure with a message fit to show the Master."""
-
-    kind = "error"
-
-    def __init__(self, message: str, *, extra: dict | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.extra = extra or {}
+from agentsite.core.errors import ApplicationError
 
 
 class BudgetExceeded(ApplicationError):

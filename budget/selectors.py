@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.db.models import Sum
 
-from .clock import utc_today
+from agentsite.core.clock import utc_today
 from .models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
 
 WARNING_RATIO = 0.80

@@ -17,7 +17,9 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.db import transaction
 
-from .clock import utc_now, utc_today
+from agentsite.core.clock import utc_now, utc_today
+from agentsite.core.deadlines import longest_call
+
 from .errors import BudgetExceeded
 from .models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
 from .usage import TokenUsage
@@ -35,12 +37,6 @@ class Estimate:
     UNREADABLE_REPLY = "unreadable_reply"
     STALE = "stale"
     ABANDONED = "abandoned"
-
-
-def longest_call() -> timedelta:
-    """The longest one model call can take: its hard deadline. `budget.client` enforces it
-    over every attempt, backoff, retry-after wait and body read together."""
-    return timedelta(seconds=settings.AGENT_LLM_DEADLINE_SECONDS)
 
 
 def reservation_horizon() -> timedelta:

@@ -15,8 +15,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from budget.clock import utc_now
-from budget.errors import ApplicationError
+from agentsite.core.clock import utc_now
+from agentsite.core.errors import ApplicationError
 
 from .approvals import approval_answer, approval_approve, approval_reject
 from .models import Approval, ApprovalKind, ApprovalStatus, Cycle, Surface

@@ -8,8 +8,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from budget.clock import utc_now
-from budget.services import longest_call
+from agentsite.core.tasks import task_enqueue
+from agentsite.core.clock import utc_now
+from agentsite.core.deadlines import longest_call
 
 from .models import AgentState
 
@@ -93,12 +94,10 @@ def agent_schedule_not_before(*, at: datetime) -> None:
 
 def cycle_request_now() -> str:
     """Queue a cycle for a worker to run now (it still honours pause, lock and budget)."""
-    from django_q.tasks import async_task
-
     from .errors import QueueUnavailable
 
     try:
-        return async_task("decisions.tasks.run_cycle_now_task", task_name="cycle-on-request")
+        return task_enqueue("decisions.run_cycle_now", task_name="cycle-on-request")
     except Exception as exc:
         logger.warning("Could not queue a cycle: %s", type(exc).__name__)
         raise QueueUnavailable("The task queue is unavailable; try again shortly") from None

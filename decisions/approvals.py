@@ -12,8 +12,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
+from agentsite.core.tasks import task_enqueue
 from actions.registry import ActionContext, action_execute
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from memory.models import MemoryKind
 from memory.services import memory_record
 
@@ -128,9 +129,7 @@ def approval_approve(*, approval_id: int, by: str, via: str = Surface.SYSTEM, no
 
 
 def _queue_execution(approval_id: int) -> None:
-    from django_q.tasks import async_task
-
-    async_task("decisions.tasks.approval_execute_task", approval_id, task_name=f"approval-{approval_id}-execute")
+    task_enqueue("decisions.approval_execute", approval_id, task_name=f"approval-{approval_id}-execute")
 
 
 def approval_execute_stranded(*, older_than_seconds: int = 120) -> int:

@@ -1,4 +1,4 @@
-from budget.errors import ApplicationError
+from agentsite.core.errors import ApplicationError
 
 
 class ApprovalNotFound(ApplicationError):

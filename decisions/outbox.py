@@ -18,7 +18,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 
-from budget.clock import utc_now
+from agentsite.core.tasks import task_enqueue
+from agentsite.core.clock import utc_now
 
 from .errors import NotificationNotFound, NotificationNotRetryable
 from .models import Approval, Notification, NotificationKind, NotificationStatus
@@ -178,10 +179,8 @@ def _assign(row: Notification, masters: list[int]) -> None:
 
 def _schedule_delivery() -> None:
     """Ask a worker to deliver now (the periodic sweep catches anything this misses)."""
-    from django_q.tasks import async_task
-
     try:
-        async_task("telegrambot.tasks.outbox_deliver_task", task_name="outbox-deliver", group="outbox")
+        task_enqueue("telegrambot.outbox_deliver", task_name="outbox-deliver", group="outbox")
     except Exception:  # the broker being down must not undo the change that queued the message
         logger.warning("Could not queue outbox delivery; the periodic sweep will retry")
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from django.db.models import Q
 
 from actions.selectors import task_list_open
-from budget.clock import utc_now, utc_today
+from agentsite.core.clock import utc_now, utc_today
 from budget.selectors import budget_stats
 from memory.models import MemoryKind
 from memory.selectors import memory_current_focus, memory_last_aroma, memory_recent, memory_recent_actions

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from actions.registry import ActionContext, ActionResult, action_execute
 from budget.client import claude_complete, claude_configured
-from budget.clock import next_utc_midnight, utc_now, utc_today
+from agentsite.core.clock import next_utc_midnight, utc_now, utc_today
 from budget.errors import BudgetExceeded, ClaudeCallError, ClaudeNotConfigured
 from budget.models import LedgerEntry, Scope
 from budget.selectors import budget_stats

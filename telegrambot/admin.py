@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from budget.admin import ReadOnlyAdmin
-from budget.errors import ApplicationError
+from agentsite.core.errors import ApplicationError
 from decisions.admin import pre_block
 from decisions.models import Notification, NotificationStatus
 from decisions.outbox import WAITING_NO_TELEGRAM, notification_retry

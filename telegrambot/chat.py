@@ -12,8 +12,9 @@ import logging
 
 from actions.selectors import tasks_count_open
 from budget.client import claude_complete
-from budget.clock import utc_now
-from budget.errors import ApplicationError, ClaudeCallError, ClaudeNotConfigured
+from agentsite.core.clock import utc_now
+from agentsite.core.errors import ApplicationError
+from budget.errors import ClaudeCallError, ClaudeNotConfigured
 from budget.models import Scope
 from budget.selectors import budget_stats
 from decisions.selectors import agent_status

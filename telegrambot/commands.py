@@ -13,7 +13,7 @@ from actions.errors import TaskInvalid
 from actions.models import TaskSource
 from actions.selectors import task_list_open, tasks_count_open
 from actions.services import TITLE_MAX_CHARS, task_create
-from budget.errors import ApplicationError
+from agentsite.core.errors import ApplicationError
 from budget.selectors import budget_stats
 from decisions.agent import agent_pause, agent_resume
 from decisions.approvals import approval_answer, approval_approve, approval_reject

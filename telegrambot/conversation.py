@@ -5,7 +5,7 @@ Each is stored as a ChatMessage and answered once per update (`messages.reply_se
 
 from django.db import transaction
 
-from budget.errors import ApplicationError
+from agentsite.core.errors import ApplicationError
 from decisions.approvals import approval_answer
 from decisions.models import Approval, Surface
 

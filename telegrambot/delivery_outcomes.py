@@ -32,7 +32,7 @@ from django.utils import timezone
 from telegram.error import ChatMigrated, InvalidToken, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
-from kernel.redaction import redact_short
+from agentsite.core.redaction import redact_short
 from decisions.models import Notification, NotificationStatus
 
 from .bot_state import bot_pause

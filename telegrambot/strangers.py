@@ -7,7 +7,7 @@ import logging
 
 from django.db import transaction
 
-from budget.clock import utc_today
+from agentsite.core.clock import utc_today
 from decisions.models import NotificationKind
 from decisions.outbox import notification_enqueue
 

@@ -31,9 +31,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from kernel.redaction import redact_short
-from budget.clock import utc_now
-from budget.errors import ApplicationError
+from agentsite.core.tasks import task_enqueue
+from agentsite.core.redaction import redact_short
+from agentsite.core.clock import utc_now
+from agentsite.core.errors import ApplicationError
 
 from .application import update_dispatch
 from .bot import telegram_configured
@@ -105,10 +106,8 @@ def update_receive(*, payload: dict, source: str = UpdateSource.WEBHOOK) -> tupl
 
 
 def _queue_processing(update_id: int) -> None:
-    from django_q.tasks import async_task
-
     try:
-        async_task("telegrambot.tasks.update_process_task", update_id, group="telegram")
+        task_enqueue("telegrambot.update_process", update_id, group="telegram")
     except Exception:  # the broker being down must not lose the update: the sweep takes it
         logger.warning("Could not queue Telegram update %s; the retry sweep will process it", update_id)
 

@@ -3,7 +3,7 @@
 from django.utils.text import Truncator
 
 from budget.client import claude_complete
-from budget.errors import ApplicationError
+from agentsite.core.errors import ApplicationError
 from budget.models import Scope
 
 from ..registry import ActionContext, ActionResult, effects_after_failed_call, register

@@ -5,7 +5,8 @@ from dataclasses import replace
 from django.utils.text import Truncator
 
 from budget.client import claude_complete
-from budget.errors import ApplicationError, BudgetExceeded
+from agentsite.core.errors import ApplicationError
+from budget.errors import BudgetExceeded
 from budget.models import Scope
 
 from ..errors import TaskNotFound, TaskNotRunnable

@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from budget.errors import ApplicationError
+from agentsite.core.errors import ApplicationError
 
 # `kind`s that mean "it exists, but its state forbids the change".
 CONFLICT_KINDS = frozenset({"conflict", "not_runnable"})

@@ -223,7 +223,7 @@ MASTER_CHAT_IDS = env.int_list("MASTER_CHAT_IDS")  # empty by default: no built-
 MESSAGE_HISTORY_LIMIT = env.int("MESSAGE_HISTORY_LIMIT", 30, min=1)
 APPROVAL_TIMEOUT_SECONDS = env.int("APPROVAL_TIMEOUT_SECONDS", 3600, min=1, max=YEAR, unit="of seconds")
 
-# Every value listed here is scrubbed from log records (see kernel.redaction).
+# Every value listed here is scrubbed from log records (see agentsite.core.redaction).
 SECRET_SETTING_NAMES = tuple(SECRET_VARIABLES.values())
 
 # --- Django-Q2 --------------------------------------------------------------
@@ -253,7 +253,7 @@ LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "kernel.redaction.RedactSecretsFilter"}},
+    "filters": {"redact_secrets": {"()": "agentsite.core.redaction.RedactSecretsFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },

@@ -22,7 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 # Environment variables whose values are never shown, and the setting each becomes
-# (kernel.redaction scrubs those settings' values from every log line).
+# (agentsite.core.redaction scrubs those settings' values from every log line).
 SECRET_VARIABLES = {
     "ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY",
     "CLAUDE_CODE_OAUTH_TOKEN": "CLAUDE_CODE_OAUTH_TOKEN",

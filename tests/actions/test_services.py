@@ -13,7 +13,7 @@ from actions.services import (
     task_fail,
     task_start,
 )
-from budget.errors import ApplicationError
+from agentsite.core.errors import ApplicationError
 from memory.models import MemoryEntry, MemoryKind
 from tests.actions.factories import make_task
 

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from actions.models import Skill, Task
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from budget.models import DailyCounter, LedgerEntry, Reservation, Scope
 from budget.services import budget_reserve, ledger_record
 from budget.usage import TokenUsage

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from decisions.approvals import approval_ask, approval_reject, approval_request_decision
 from decisions.models import Approval, ApprovalStatus
 from memory.models import MemoryEntry, MemoryKind

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from budget.clock import utc_today
+from agentsite.core.clock import utc_today
 from budget.models import LedgerEntry, Scope
 from budget.services import budget_reserve, budget_settle, ledger_record
 from budget.usage import TokenUsage

@@ -4,7 +4,8 @@ import pytest
 
 from actions.errors import TaskInvalid, TaskNotCancellable, TaskNotFound, TaskNotRunnable
 from agentsite.api.exceptions import api_exception_handler
-from budget.errors import ApplicationError, BudgetExceeded, ClaudeNotConfigured
+from agentsite.core.errors import ApplicationError
+from budget.errors import BudgetExceeded, ClaudeNotConfigured
 from decisions.errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
 
 pytestmark = pytest.mark.django_db

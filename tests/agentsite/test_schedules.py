@@ -15,8 +15,9 @@ from django_q.brokers import get_broker
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
+from agentsite.core.tasks import task_path
 from agentsite.schedules import ANNOUNCE_QUIET_MINUTES, SCHEDULES, schedules_on_migrate, startup_announce
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from decisions.models import Cycle, Notification, NotificationKind
 from tests.concurrency import run_at_once
 
@@ -42,7 +43,7 @@ def test_migrate_leaves_the_five_schedules_every_minute():
     Schedule.objects.all().delete()  # as on a fresh database
     output = migrate()
     rows = {name: (func, kind, minutes, repeats) for _, name, func, kind, minutes, repeats in schedule_rows()}
-    assert rows == {name: (func, Schedule.MINUTES, 1, -1) for name, func in SCHEDULES.items()}
+    assert rows == {name: (task_path(task), Schedule.MINUTES, 1, -1) for name, task in SCHEDULES.items()}
     assert "Agent schedules: created: agentsite: proactive tick;" in output
 
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 from django.conf import settings as django_settings
 
-from kernel.redaction import RedactSecretsFilter
+from agentsite.core.redaction import RedactSecretsFilter
 from budget.client import claude_complete
 from budget.errors import ClaudeCallError
 from budget.models import Scope

@@ -7,12 +7,12 @@ from typing import Callable
 import pytest
 import time_machine
 
-from budget import clock
+from agentsite.core import clock
 
 
 @dataclass
 class SimulatedTime:
-    """What `budget.clock.sleep` was asked to wait, and a hook run during each wait."""
+    """What `agentsite.core.clock.sleep` was asked to wait, and a hook run during each wait."""
 
     slept: list[float] = field(default_factory=list)
     offset: float = 0.0
@@ -24,8 +24,8 @@ class SimulatedTime:
 
 @pytest.fixture
 def simulated_time(monkeypatch):
-    """`budget.clock.sleep(s)` returns at once, having moved both clocks s forward: the
-    wall clock (a time-machine traveller, still ticking) and `budget.clock.monotonic`,
+    """`agentsite.core.clock.sleep(s)` returns at once, having moved both clocks s forward: the
+    wall clock (a time-machine traveller, still ticking) and `agentsite.core.clock.monotonic`,
     which call deadlines are measured on. Real time (socket reads) still counts."""
     with time_machine.travel(clock.utc_now(), tick=True) as traveller:
         simulated = SimulatedTime()

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from budget import clock
+from agentsite.core import clock
 from budget.client import claude_complete
 from budget.errors import ClaudeCallError
 from budget.models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope

@@ -8,11 +8,12 @@ import pytest
 from django.db import connection
 
 from budget.client import claude_complete
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from budget.errors import BudgetExceeded, ClaudeCallError
 from budget.models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
 from budget.selectors import ledger_usage_summed
-from budget.services import longest_call, reservation_horizon
+from agentsite.core.deadlines import longest_call
+from budget.services import reservation_horizon
 from budget.usage import estimate_input_upper_bound
 from tests.fakes.anthropic_api import RATE_LIMITED, error_reply, message_reply
 

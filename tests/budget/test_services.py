@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import time_machine
 
-from budget.clock import utc_now, utc_today
+from agentsite.core.clock import utc_now, utc_today
 from budget.errors import BudgetExceeded
 from budget.models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
 from budget.selectors import budget_remaining, budget_reserved, budget_usage, ledger_usage_summed

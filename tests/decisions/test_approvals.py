@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from decisions.approvals import (
     approval_answer,
     approval_answer_option,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from budget.errors import ApplicationError
+from agentsite.core.errors import ApplicationError
 from decisions.approvals import approval_approve, approval_execute, approval_request_decision
 from decisions.models import Approval, Cycle
 from memory.models import MemoryEntry, MemoryKind

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 
-from budget.clock import next_utc_midnight, utc_now
+from agentsite.core.clock import next_utc_midnight, utc_now
 from budget.models import LedgerEntry, Reservation, ReservationStatus, Scope
 from decisions.agent import agent_pause, agent_state_get, cycle_lock_acquire
 from decisions.models import AgentState, Approval, Cycle, CycleStatus, Notification

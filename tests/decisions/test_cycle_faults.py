@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.db import connection
 
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from budget.models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
 from budget.text import STORED_TEXT_MAX_CHARS
 from decisions.models import AgentState, Cycle, CycleStatus, Notification

@@ -2,7 +2,7 @@
 
 import pytest
 
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from telegrambot import admin as telegram_admin
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateStatus
 from telegrambot.updates import processing_lease, update_retry, update_store

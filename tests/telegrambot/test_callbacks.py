@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from decisions.approvals import approval_ask, approval_request_decision
 from decisions.models import Approval, ApprovalStatus, Surface
 from telegrambot.models import TelegramUpdate, UpdateStatus

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from actions.models import Task, TaskSource
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from decisions.agent import agent_state_get
 from decisions.approvals import approval_ask, approval_request_decision
 from decisions.models import Approval, ApprovalStatus, Cycle, Surface

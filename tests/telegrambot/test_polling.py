@@ -331,7 +331,7 @@ def test_webhook_errors_are_reported_without_the_token(bot):
 
 def test_the_poller_also_sweeps_waiting_updates(bot, monkeypatch):
     """Without a worker, updates left waiting are retried by the poller itself."""
-    from budget.clock import utc_now
+    from agentsite.core.clock import utc_now
     from telegrambot.management.commands import run_bot
     from telegrambot.updates import update_store
 

@@ -7,7 +7,7 @@ import pytest
 from django.db import DatabaseError
 
 from actions.models import Task
-from budget.clock import utc_now
+from agentsite.core.clock import utc_now
 from telegrambot import chat, conversation
 from telegrambot.delivery import outbox_deliver
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from budget.errors import ApplicationError
+from agentsite.core.errors import ApplicationError
 
 from ...models import PRIORITY_DEFAULT, Task, TaskSource, TaskStatus
 from ...selectors import task_list

@@ -6,7 +6,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from budget.errors import ApplicationError
+from agentsite.core.errors import ApplicationError
 from decisions.approvals import approval_answer, approval_approve, approval_reject
 from decisions.models import Approval, Surface
 from decisions.selectors import approval_list
