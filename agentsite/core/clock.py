@@ -17,9 +17,16 @@ def utc_today() -> date:
     return utc_now().date()
 
 
+def utc_day_start(day: date) -> datetime:
+    """00:00 UTC of `day`: where a budget day begins. The one place that arithmetic lives."""
+    return datetime.combine(day, datetime.min.time(), tzinfo=timezone.utc)
+
+
 def next_utc_midnight(now: datetime | None = None) -> datetime:
+    """The next 00:00 UTC after `now` (a naive `now` is taken as UTC)."""
     now = now or utc_now()
-    return datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=timezone.utc)
+    now = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
+    return utc_day_start(now.date() + timedelta(days=1))
 
 
 def monotonic() -> float:
