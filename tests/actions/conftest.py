@@ -1,6 +1,7 @@
 import pytest
 
 from actions.registry import ActionContext, action_execute
+from tests.factories.actions import SkillFactory, TaskFactory
 
 
 @pytest.fixture
@@ -13,3 +14,14 @@ def run():
         )
 
     return _run
+
+
+@pytest.fixture
+def task_factory(db):
+    """`task_factory(status=..., ...)` builds a Task row (see tests.factories.actions)."""
+    return TaskFactory
+
+
+@pytest.fixture
+def skill_factory(db):
+    return SkillFactory
