@@ -8,6 +8,7 @@ import pytest
 import time_machine
 
 from agentsite.core import clock
+from tests.factories.budget import DailyCounterFactory, LedgerEntryFactory
 
 
 @dataclass
@@ -40,3 +41,14 @@ def simulated_time(monkeypatch):
         monkeypatch.setattr(clock, "sleep", sleep)
         monkeypatch.setattr(clock, "monotonic", simulated.monotonic)
         yield simulated
+
+
+@pytest.fixture
+def daily_counter_factory(db):
+    """`daily_counter_factory(day=..., used=...)`: a counter row as given (tests.factories.budget)."""
+    return DailyCounterFactory
+
+
+@pytest.fixture
+def ledger_entry_factory(db):
+    return LedgerEntryFactory
