@@ -2,6 +2,7 @@ import pytest
 
 from actions.registry import ActionContext, action_execute
 from tests.factories.actions import SkillFactory, TaskFactory
+from tests.factories.fixtures import factory_fixture
 
 
 @pytest.fixture
@@ -16,12 +17,5 @@ def run():
     return _run
 
 
-@pytest.fixture
-def task_factory(db):
-    """`task_factory(status=..., ...)` builds a Task row (see tests.factories.actions)."""
-    return TaskFactory
-
-
-@pytest.fixture
-def skill_factory(db):
-    return SkillFactory
+task_factory = factory_fixture(TaskFactory, name="task_factory")
+skill_factory = factory_fixture(SkillFactory, name="skill_factory")

@@ -8,7 +8,8 @@ import pytest
 import time_machine
 
 from agentsite.core import clock
-from tests.factories.budget import DailyCounterFactory, LedgerEntryFactory
+from tests.factories.budget import DailyCounterFactory, LedgerEntryFactory, ReservationFactory
+from tests.factories.fixtures import factory_fixture
 
 
 @dataclass
@@ -43,12 +44,6 @@ def simulated_time(monkeypatch):
         yield simulated
 
 
-@pytest.fixture
-def daily_counter_factory(db):
-    """`daily_counter_factory(day=..., used=...)`: a counter row as given (tests.factories.budget)."""
-    return DailyCounterFactory
-
-
-@pytest.fixture
-def ledger_entry_factory(db):
-    return LedgerEntryFactory
+daily_counter_factory = factory_fixture(DailyCounterFactory, name="daily_counter_factory")
+ledger_entry_factory = factory_fixture(LedgerEntryFactory, name="ledger_entry_factory")
+reservation_factory = factory_fixture(ReservationFactory, name="reservation_factory")

@@ -2,9 +2,9 @@ from datetime import timedelta
 
 import pytest
 
-from agentsite.core.clock import utc_today
-from budget.models import Scope
-from budget.selectors import budget_history, budget_level, budget_stats, ledger_usage_summed
+from agentsite.core.clock import utc_now, utc_today
+from budget.models import Reservation, ReservationStatus, Scope
+from budget.selectors import budget_history, budget_level, budget_reserved, budget_stats, ledger_usage_summed
 from budget.services import budget_reserve, budget_settle, ledger_record
 from budget.usage import TokenUsage
 
@@ -98,3 +98,14 @@ def test_summing_the_ledger_counts_all_four_token_categories(ledger_entry_factor
     ledger_entry_factory(scope=Scope.REACTIVE, input_tokens=1_000)
     ledger_entry_factory(day=utc_today() - timedelta(days=1), input_tokens=1_000)
     assert ledger_usage_summed(scope=Scope.PROACTIVE) == 128
+
+
+def test_reserved_counts_open_reservations_stale_ones_included(reservation_factory):
+    reservation_factory(amount=300)
+    stale = reservation_factory(amount=200)
+    Reservation.objects.filter(pk=stale.pk).update(created_at=utc_now() - timedelta(hours=3),
+                                                  expires_at=utc_now() - timedelta(hours=2))
+    reservation_factory(amount=5_000, status=ReservationStatus.SETTLED)
+    reservation_factory(amount=7_000, scope=Scope.REACTIVE)
+    reservation_factory(amount=9_000, day=utc_today() - timedelta(days=1))
+    assert budget_reserved() == 500  # a stale one is charged by the sweep, never freed meanwhile

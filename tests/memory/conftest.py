@@ -3,15 +3,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import time_machine
 
+from tests.factories.fixtures import factory_fixture
 from tests.factories.memory import MemoryEntryFactory
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture
-def memory_entry_factory(db):
-    """`memory_entry_factory(kind=..., content=...)` builds a MemoryEntry row directly."""
-    return MemoryEntryFactory
+memory_entry_factory = factory_fixture(MemoryEntryFactory, name="memory_entry_factory")
 
 
 @pytest.fixture
