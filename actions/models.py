@@ -8,6 +8,10 @@ from django.db.models import Q
 PRIORITY_MOST_URGENT = 1
 PRIORITY_LEAST_URGENT = 5
 PRIORITY_DEFAULT = 3
+# The one length limit of a task title and of a skill name: the model fields use them,
+# and so do the services and the action schemas that check input before it gets here.
+TITLE_MAX_CHARS = 200
+SKILL_NAME_MAX_CHARS = 200
 
 
 class TaskStatus(models.TextChoices):
@@ -30,7 +34,7 @@ class TaskSource(models.TextChoices):
 
 
 class Task(models.Model):
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=TITLE_MAX_CHARS)
     description = models.TextField(blank=True)
     priority = models.PositiveSmallIntegerField(
         default=PRIORITY_DEFAULT,
@@ -73,7 +77,7 @@ def skill_key(name: str) -> str:
 
 
 class Skill(models.Model):
-    name = models.CharField(max_length=200, help_text="display name, as first written")
+    name = models.CharField(max_length=SKILL_NAME_MAX_CHARS, help_text="display name, as first written")
     # Unique normalised name, so "Python" and "python " are one skill on every database.
     key = models.CharField(max_length=255, unique=True, editable=False)
     description = models.TextField(blank=True)

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .models import SKILL_NAME_MAX_CHARS
+
 MEDITATION_DEFAULT_SECONDS = 60
 MEDITATION_MAX_SECONDS = 600
 MASTER = "master"
@@ -19,7 +21,7 @@ class Details(BaseModel):
 
 
 class DevelopSkillDetails(Details):
-    skill_name: str = Field(min_length=1, max_length=200)
+    skill_name: str = Field(min_length=1, max_length=SKILL_NAME_MAX_CHARS)
     approach: str = Field(default="", max_length=2_000)
     duration_estimate: int | None = Field(default=None, ge=0, le=24 * 60)
 

@@ -17,6 +17,8 @@ from .models import (
     PRIORITY_DEFAULT,
     PRIORITY_LEAST_URGENT,
     PRIORITY_MOST_URGENT,
+    SKILL_NAME_MAX_CHARS,
+    TITLE_MAX_CHARS,  # also read from here by callers that shorten a title first
     Skill,
     Task,
     TaskSource,
@@ -24,7 +26,6 @@ from .models import (
     skill_key,
 )
 
-TITLE_MAX_CHARS = 200
 SKILL_NOTES_MAX_CHARS = 10_000
 MEMORY_EXCERPT_CHARS = 1_500
 
@@ -41,15 +42,40 @@ def _task_locked(*, task_id: int) -> Task:
     return task
 
 
-@transaction.atomic
-def task_create(
-    *, title: str, description: str = "", priority: int = PRIORITY_DEFAULT, source: str
+def _task_locked_in(
+    *, task_id: int, statuses: tuple[str, ...], refusal: str, error: type[TaskStateError] = TaskNotRunnable
 ) -> Task:
+    """The task, locked, if its status is one of `statuses`; else `error`, which names its
+    status followed by `refusal` (what is allowed instead)."""
+    task = _task_locked(task_id=task_id)
+    if task.status not in statuses:
+        raise error(f"Task #{task.pk} is {task.status}; {refusal}", task_id=task.pk, status=task.status)
+    return task
+
+
+def _task_save(task: Task, **changes) -> Task:
+    """Set `changes` on the task and save just those fields."""
+    for field, value in changes.items():
+        setattr(task, field, value)
+    task.save(update_fields=[*changes, "updated_at"])
+    return task
+
+
+def _title_clean(title: str) -> str:
+    """A task title on one line, spaces collapsed; TaskInvalid if empty or too long."""
     title = " ".join((title or "").split())
     if not title:
         raise TaskInvalid("A task needs a title")
     if len(title) > TITLE_MAX_CHARS:
         raise TaskInvalid(f"A task title can be at most {TITLE_MAX_CHARS} characters, got {len(title)}")
+    return title
+
+
+@transaction.atomic
+def task_create(
+    *, title: str, description: str = "", priority: int = PRIORITY_DEFAULT, source: str
+) -> Task:
+    title = _title_clean(title)
     if isinstance(priority, bool) or not isinstance(priority, int) or not (
         PRIORITY_MOST_URGENT <= priority <= PRIORITY_LEAST_URGENT
     ):
@@ -68,38 +94,23 @@ def task_create(
 def task_start(*, task_id: int) -> Task:
     """pending → running. A task still running is resumed only once whoever started it
     must have died (two model calls' time has passed), so work is never done twice."""
-    task = _task_locked(task_id=task_id)
-    if task.status not in OPEN_STATUSES:
-        raise TaskNotRunnable(
-            f"Task #{task.pk} is {task.status}; only pending or running tasks can be worked on",
-            task_id=task.pk,
-            status=task.status,
-        )
+    task = _task_locked_in(
+        task_id=task_id, statuses=OPEN_STATUSES, refusal="only pending or running tasks can be worked on"
+    )
     if task.status == TaskStatus.RUNNING and task.started_at and task.started_at > timezone.now() - _resume_after():
         raise TaskNotRunnable(
             f"Task #{task.pk} is being worked on right now", task_id=task.pk, status=task.status
         )
-    task.status = TaskStatus.RUNNING
-    task.started_at = task.started_at or timezone.now()
-    task.save(update_fields=["status", "started_at", "updated_at"])
-    return task
+    return _task_save(task, status=TaskStatus.RUNNING, started_at=task.started_at or timezone.now())
 
 
 @transaction.atomic
 def task_complete(*, task_id: int, result: str, cycle_id: int | None = None) -> Task:
     """running → done, keeping the deliverable, with a `task_result` memory of it."""
-    task = _task_locked(task_id=task_id)
-    if task.status != TaskStatus.RUNNING:
-        raise TaskNotRunnable(
-            f"Task #{task.pk} is {task.status}; only a running task can be completed",
-            task_id=task.pk,
-            status=task.status,
-        )
-    task.status = TaskStatus.DONE
-    task.result = result
-    task.error = ""
-    task.finished_at = timezone.now()
-    task.save(update_fields=["status", "result", "error", "finished_at", "updated_at"])
+    task = _task_locked_in(
+        task_id=task_id, statuses=(TaskStatus.RUNNING,), refusal="only a running task can be completed"
+    )
+    _task_save(task, status=TaskStatus.DONE, result=result, error="", finished_at=timezone.now())
     _task_remember(task=task, outcome=result, cycle_id=cycle_id)
     return task
 
@@ -107,32 +118,17 @@ def task_complete(*, task_id: int, result: str, cycle_id: int | None = None) -> 
 @transaction.atomic
 def task_requeue(*, task_id: int) -> Task:
     """running → pending, when the work could not even start (e.g. no budget left today)."""
-    task = _task_locked(task_id=task_id)
-    if task.status != TaskStatus.RUNNING:
-        raise TaskNotRunnable(
-            f"Task #{task.pk} is {task.status}; only a running task can be put back in the queue",
-            task_id=task.pk,
-            status=task.status,
-        )
-    task.status = TaskStatus.PENDING
-    task.save(update_fields=["status", "updated_at"])
-    return task
+    task = _task_locked_in(
+        task_id=task_id, statuses=(TaskStatus.RUNNING,), refusal="only a running task can be put back in the queue"
+    )
+    return _task_save(task, status=TaskStatus.PENDING)
 
 
 @transaction.atomic
 def task_fail(*, task_id: int, error: str, cycle_id: int | None = None) -> Task:
     """pending|running → failed, with a `task_result` memory of why."""
-    task = _task_locked(task_id=task_id)
-    if task.status not in OPEN_STATUSES:
-        raise TaskNotRunnable(
-            f"Task #{task.pk} is {task.status}; only an open task can fail",
-            task_id=task.pk,
-            status=task.status,
-        )
-    task.status = TaskStatus.FAILED
-    task.error = error
-    task.finished_at = timezone.now()
-    task.save(update_fields=["status", "error", "finished_at", "updated_at"])
+    task = _task_locked_in(task_id=task_id, statuses=OPEN_STATUSES, refusal="only an open task can fail")
+    _task_save(task, status=TaskStatus.FAILED, error=error, finished_at=timezone.now())
     _task_remember(task=task, outcome=error, cycle_id=cycle_id)
     return task
 
@@ -140,17 +136,11 @@ def task_fail(*, task_id: int, error: str, cycle_id: int | None = None) -> Task:
 @transaction.atomic
 def task_cancel(*, task_id: int) -> Task:
     """pending → cancelled. Work already started is left to finish or fail."""
-    task = _task_locked(task_id=task_id)
-    if task.status != TaskStatus.PENDING:
-        raise TaskNotCancellable(
-            f"Task #{task.pk} is {task.status}; only pending tasks can be cancelled",
-            task_id=task.pk,
-            status=task.status,
-        )
-    task.status = TaskStatus.CANCELLED
-    task.finished_at = timezone.now()
-    task.save(update_fields=["status", "finished_at", "updated_at"])
-    return task
+    task = _task_locked_in(
+        task_id=task_id, statuses=(TaskStatus.PENDING,), refusal="only pending tasks can be cancelled",
+        error=TaskNotCancellable,
+    )
+    return _task_save(task, status=TaskStatus.CANCELLED, finished_at=timezone.now())
 
 
 def _task_remember(*, task: Task, outcome: str, cycle_id: int | None) -> None:
@@ -170,8 +160,8 @@ def skill_practise(*, name: str, note: str, cycle_id: int | None = None) -> Skil
     key = skill_key(name or "")
     if not key:
         raise SkillInvalid("A skill needs a name")
-    if len(" ".join(name.split())) > Skill._meta.get_field("name").max_length:
-        raise SkillInvalid("A skill name can be at most 200 characters")
+    if len(" ".join(name.split())) > SKILL_NAME_MAX_CHARS:
+        raise SkillInvalid(f"A skill name can be at most {SKILL_NAME_MAX_CHARS} characters")
     note = (note or "").strip()
     if not note:
         raise SkillInvalid("A practice needs a note")
@@ -206,30 +196,15 @@ def task_update(
     *, task_id: int, title: str | None = None, description: str | None = None, priority: int | None = None
 ) -> Task:
     """Edit a pending task's title, description or priority (a started one is left alone)."""
-    task = Task.objects.select_for_update().filter(pk=task_id).first()
-    if task is None:
-        raise TaskNotFound(task_id=task_id)
-    if task.status != TaskStatus.PENDING:
-        raise TaskStateError(
-            f"Task #{task.pk} is {task.status}; only pending tasks can be edited",
-            task_id=task.pk,
-            status=task.status,
-        )
-    changed = []
+    task = _task_locked_in(
+        task_id=task_id, statuses=(TaskStatus.PENDING,), refusal="only pending tasks can be edited",
+        error=TaskStateError,
+    )
+    changes = {}
     if title is not None:
-        title = " ".join(title.split())
-        if not title:
-            raise TaskInvalid("A task needs a title")
-        if len(title) > TITLE_MAX_CHARS:
-            raise TaskInvalid(f"A task title can be at most {TITLE_MAX_CHARS} characters, got {len(title)}")
-        task.title = title
-        changed.append("title")
+        changes["title"] = _title_clean(title)
     if description is not None:
-        task.description = description.strip()
-        changed.append("description")
+        changes["description"] = description.strip()
     if priority is not None:
-        task.priority = priority
-        changed.append("priority")
-    if changed:
-        task.save(update_fields=[*changed, "updated_at"])
-    return task
+        changes["priority"] = priority
+    return _task_save(task, **changes) if changes else task

@@ -10,12 +10,11 @@ errors itself, up to AGENT_LLM_MAX_RETRIES times. Every call has one hard deadli
 AGENT_LLM_DEADLINE_SECONDS, over all its attempts, backoff, retry-after waits and body
 reads together: a wait that doesn't fit in what is left fails the call at once (carrying
 the wait on the error), and every socket operation is bounded by the time left (see
-`_DeadlineBackend`), so a reply dripped slowly can't stretch the call either. The
+`budget.transport`), so a reply dripped slowly can't stretch the call either. The
 reservation hold and the cycle lock are derived from this deadline, so no live call
 outlives them.
 """
 
-import contextvars
 import email.utils
 import functools
 import json
@@ -26,7 +25,6 @@ from dataclasses import dataclass
 from datetime import timezone
 
 import anthropic
-import httpcore2
 import httpx2
 from django.conf import settings
 
@@ -35,6 +33,7 @@ from .errors import ClaudeCallError, ClaudeNotConfigured
 from .models import Scope
 from .services import Estimate, budget_charge_estimated, budget_release, budget_reserve, budget_settle, ledger_record
 from .text import text_clip
+from .transport import call_deadline, deadline_http_client
 from .usage import TokenUsage, estimate_input_upper_bound
 
 logger = logging.getLogger(__name__)
@@ -43,10 +42,6 @@ OAUTH_BETA_HEADER = "oauth-2025-04-20"
 BACKOFF_INITIAL_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 8.0
 RETRYABLE_STATUSES = frozenset({408, 409, 429})  # and every 5xx (529 included)
-
-# The monotonic time (agentsite.core.clock.monotonic) by which the current call must be over.
-_call_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("claude_call_deadline", default=None)
-
 
 @dataclass(frozen=True)
 class ClaudeReply:
@@ -62,74 +57,6 @@ class ClaudeReply:
 
 def claude_configured() -> bool:
     return bool(settings.ANTHROPIC_API_KEY or settings.CLAUDE_CODE_OAUTH_TOKEN)
-
-
-# --- the deadline on the wire ---------------------------------------------------------
-
-
-def _time_left(error: type[Exception], timeout: float | None) -> float | None:
-    """`timeout` cut to what is left of the current call's deadline; `error` once it passed."""
-    deadline = _call_deadline.get()
-    if deadline is None:
-        return timeout
-    left = deadline - clock.monotonic()
-    if left <= 0:
-        raise error("the call's deadline has passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore2.NetworkStream):
-    """A connection whose every read and write ends by the call's deadline. httpx's own
-    timeouts bound each read, not their sum: a body dripped a chunk at a time would pass."""
-
-    def __init__(self, inner: httpcore2.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _time_left(httpcore2.ReadTimeout, timeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _time_left(httpcore2.WriteTimeout, timeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore2.NetworkStream:
-        timeout = _time_left(httpcore2.ConnectTimeout, timeout)
-        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str):
-        return self._inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore2.NetworkBackend):
-    def __init__(self, inner: httpcore2.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        timeout = _time_left(httpcore2.ConnectTimeout, timeout)
-        return _DeadlineStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
-
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        timeout = _time_left(httpcore2.ConnectTimeout, timeout)
-        return _DeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def _http_client() -> httpx2.Client:
-    """The SDK's default HTTP client (keep-alive, proxies from the environment), its
-    connection pools given the deadline-bounded network backend."""
-    client = anthropic.DefaultHttpxClient()
-    transports = [client._transport, *client._mounts.values()]
-    pools = [getattr(t, "_pool", None) for t in transports if t is not None]
-    if not pools or not all(hasattr(pool, "_network_backend") for pool in pools):
-        # httpx2 changed shape: refuse to run without the deadline rather than run unbounded.
-        raise RuntimeError("Cannot bound Claude calls by their deadline with this httpx2 version")
-    for pool in pools:
-        pool._network_backend = _DeadlineBackend(pool._network_backend)
-    return client
 
 
 @functools.cache
@@ -149,7 +76,7 @@ def anthropic_client() -> anthropic.Anthropic:
         base_url=settings.ANTHROPIC_BASE_URL or None,  # None: the SDK's own default/env
         timeout=settings.AGENT_LLM_TIMEOUT_SECONDS,
         max_retries=0,  # `_send` is the one retry layer: the SDK's would wait out any retry-after
-        http_client=_http_client(),
+        http_client=deadline_http_client(),
     )
 
 
@@ -283,11 +210,17 @@ def _message(body: bytes) -> _Message | None:
     return _Message(usage=usage, text=text, model=model, stop_reason=stop_reason)
 
 
-def _system_blocks(system: str, cacheable: bool) -> list[dict]:
-    block = {"type": "text", "text": system}
-    if cacheable:
-        block["cache_control"] = {"type": "ephemeral"}
-    return [block]
+def _request(
+    *, model: str, system: str, messages: list[dict], max_tokens: int, temperature: float | None, cache_system: bool
+) -> dict:
+    system_block = {"type": "text", "text": system}
+    if cache_system:
+        system_block["cache_control"] = {"type": "ephemeral"}
+    request = {"model": model, "max_tokens": max_tokens, "system": [system_block], "messages": messages}
+    if temperature is not None:
+        # Newer SDKs dropped the keyword; the API still takes the field for models that accept it.
+        request["extra_body"] = {"temperature": temperature}
+    return request
 
 
 def claude_complete(
@@ -312,23 +245,15 @@ def claude_complete(
     max_tokens = max_tokens or settings.AGENT_MAX_TOKENS
     meta = {**(meta or {}), "scope": scope}
     bound = estimate_input_upper_bound(system=system, messages=messages) + max_tokens
-    reservation = None
-    if scope == Scope.PROACTIVE:
-        reservation = budget_reserve(amount=bound, scope=scope, meta=meta)
-
-    request = {
-        "model": model,
-        "max_tokens": max_tokens,
-        "system": _system_blocks(system, cache_system),
-        "messages": messages,
-    }
-    if temperature is not None:
-        # Newer SDKs dropped the keyword; the API still takes the field for models that accept it.
-        request["extra_body"] = {"temperature": temperature}
+    reservation = budget_reserve(amount=bound, scope=scope, meta=meta) if scope == Scope.PROACTIVE else None
+    request = _request(
+        model=model, system=system, messages=messages, max_tokens=max_tokens, temperature=temperature,
+        cache_system=cache_system,
+    )
     deadline = clock.monotonic() + settings.AGENT_LLM_DEADLINE_SECONDS
-    token = _call_deadline.set(deadline)
     try:
-        answer = _send(client=client, request=request, deadline=deadline)
+        with call_deadline(deadline):
+            answer = _send(client=client, request=request, deadline=deadline)
     except BaseException as exc:
         # No answer (or an error status): nothing was billed, the reservation goes back.
         if reservation is not None:
@@ -336,20 +261,25 @@ def claude_complete(
         if isinstance(exc, ClaudeCallError):
             logger.warning("Claude call failed: %s (HTTP %s), scope %s", exc.kind, exc.status_code, scope)
         raise
-    finally:
-        _call_deadline.reset(token)
 
     message = _message(answer.body) if answer.read_error is None else None
     if message is None:
         _charge_unreadable(answer=answer, reservation=reservation, bound=bound, scope=scope, model=model, meta=meta)
-        if answer.read_error is None:
-            kind = "invalid_response"
-        elif isinstance(answer.read_error, httpx2.TimeoutException) or clock.monotonic() >= deadline:
-            kind = "timeout"
-        else:
-            kind = "connection"
-        raise ClaudeCallError(kind=kind, status_code=answer.status)
+        raise ClaudeCallError(kind=_unreadable_kind(answer=answer, deadline=deadline), status_code=answer.status)
+    return _settle(answer=answer, message=message, reservation=reservation, scope=scope, meta=meta)
 
+
+def _unreadable_kind(*, answer: _Answer, deadline: float) -> str:
+    """Why an answered call's reply could not be read: a body without usage, or a body cut off."""
+    if answer.read_error is None:
+        return "invalid_response"
+    if isinstance(answer.read_error, httpx2.TimeoutException) or clock.monotonic() >= deadline:
+        return "timeout"
+    return "connection"
+
+
+def _settle(*, answer: _Answer, message: _Message, reservation, scope: str, meta: dict) -> ClaudeReply:
+    """Charge a readable reply's usage, then hand over its text (or fail if it has none)."""
     if reservation is not None:
         entry = budget_settle(
             reservation_id=reservation.pk, usage=message.usage, model=message.model,

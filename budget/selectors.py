@@ -45,11 +45,9 @@ def budget_remaining(*, day: date | None = None) -> int:
     return max(0, settings.PROACTIVE_DAILY_TOKEN_LIMIT - used - reserved)
 
 
-def budget_can_spend(*, tokens: int) -> bool:
-    return budget_remaining() >= tokens
-
-
 def budget_level(*, used: int, remaining: int, limit: int) -> str:
+    """THE budget-level rule: exhausted when not even a cycle's minimum fits, else by the
+    share of today's limit already used."""
     if remaining < settings.PROACTIVE_MIN_CYCLE_TOKENS:
         return Level.EXHAUSTED
     ratio = used / limit if limit else 1.0

@@ -175,12 +175,20 @@ def _replace_estimate(
     return entry
 
 
-def _close(
-    *, reservation_id, status: str, usage: TokenUsage | None, model: str, request_id: str, meta: dict
-) -> LedgerEntry | None:
+def _reservation_locked(*, reservation_id) -> tuple[DailyCounter, Reservation]:
+    """A reservation and its day's counter, both locked (counter first: the one lock order)."""
     reservation = Reservation.objects.get(pk=reservation_id)
     counter = _counter_locked(day=reservation.day, scope=reservation.scope)
-    reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+    return counter, Reservation.objects.select_for_update().get(pk=reservation_id)
+
+
+def _close(
+    *, reservation_id, status: str, usage: TokenUsage | None, model: str, request_id: str, meta: dict | None
+) -> LedgerEntry | None:
+    """Close an open reservation as `status` (settled or released), charging whatever usage
+    was reported; a late report replaces an estimate already charged."""
+    meta = meta or {}
+    counter, reservation = _reservation_locked(reservation_id=reservation_id)
     reported = usage is not None and usage.total > 0
     entry = None
     if reservation.status == ReservationStatus.ESTIMATED and reservation.ledger_entry_id and reported:
@@ -216,35 +224,18 @@ def budget_settle(
 ) -> LedgerEntry | None:
     """Replace a reservation by the call's actual usage (one ledger row; flagged
     `over_reservation` when the API reported more than was reserved)."""
-    return _close(
-        reservation_id=reservation_id,
-        status=ReservationStatus.SETTLED,
-        usage=usage,
-        model=model,
-        request_id=request_id,
-        meta=meta or {},
-    )
+    return _close(reservation_id=reservation_id, status=ReservationStatus.SETTLED, usage=usage, model=model,
+                  request_id=request_id, meta=meta)
 
 
 @transaction.atomic
 def budget_release(
-    *,
-    reservation_id,
-    usage: TokenUsage | None = None,
-    model: str = "",
-    request_id: str = "",
-    meta: dict | None = None,
+    *, reservation_id, usage: TokenUsage | None = None, model: str = "", request_id: str = "", meta: dict | None = None
 ) -> LedgerEntry | None:
     """Give back the reservation of a call the API never answered (or answered with an
     error status), keeping any usage the API did report."""
-    return _close(
-        reservation_id=reservation_id,
-        status=ReservationStatus.RELEASED,
-        usage=usage,
-        model=model,
-        request_id=request_id,
-        meta=meta or {},
-    )
+    return _close(reservation_id=reservation_id, status=ReservationStatus.RELEASED, usage=usage, model=model,
+                  request_id=request_id, meta=meta)
 
 
 @transaction.atomic
@@ -254,9 +245,7 @@ def budget_charge_estimated(
 ) -> LedgerEntry | None:
     """Charge a call the API answered but whose usage can't be read (an HTML or usage-less
     body, a body cut off) its whole reservation, as an estimated ledger row."""
-    reservation = Reservation.objects.get(pk=reservation_id)
-    counter = _counter_locked(day=reservation.day, scope=reservation.scope)
-    reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+    counter, reservation = _reservation_locked(reservation_id=reservation_id)
     if reservation.status not in (ReservationStatus.ACTIVE, ReservationStatus.EXPIRED):
         return reservation.ledger_entry  # already settled or charged: count it once
     entry = _charge_estimated(

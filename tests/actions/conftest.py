@@ -1,6 +1,8 @@
 import pytest
 
 from actions.registry import ActionContext, action_execute
+from tests.factories.actions import SkillFactory, TaskFactory
+from tests.factories.fixtures import factory_fixture
 
 
 @pytest.fixture
@@ -13,3 +15,7 @@ def run():
         )
 
     return _run
+
+
+task_factory = factory_fixture(TaskFactory, name="task_factory")
+skill_factory = factory_fixture(SkillFactory, name="skill_factory")

@@ -1,8 +1,6 @@
-"""Small builders for task and skill rows in tests."""
+"""The old name of the shared task factory, for tests outside actions that still import it;
+new tests use `tests.factories.actions.TaskFactory` (or the `task_factory` fixture)."""
 
-from actions.models import Task, TaskSource, TaskStatus
+from tests.factories.actions import TaskFactory as make_task
 
-
-def make_task(*, title: str = "Write a haiku about budgets", status: str = TaskStatus.PENDING, **fields) -> Task:
-    fields.setdefault("source", TaskSource.API)
-    return Task.objects.create(title=title, status=status, **fields)
+__all__ = ["make_task"]

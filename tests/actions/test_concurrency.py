@@ -9,7 +9,7 @@ from actions.errors import TaskStateError
 from actions.models import Skill, TaskStatus
 from actions.services import skill_practise, task_cancel, task_start
 from memory.models import MemoryEntry
-from tests.actions.factories import make_task
+from tests.factories.actions import TaskFactory
 
 WORKERS = 8
 
@@ -38,7 +38,7 @@ def race(*jobs) -> list[str]:
 
 
 def test_a_cancel_racing_a_start_leaves_one_consistent_outcome():
-    task = make_task()
+    task = TaskFactory()
 
     def cancel():
         task_cancel(task_id=task.pk)

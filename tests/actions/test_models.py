@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
 from actions.models import Skill, Task, TaskSource
-from tests.actions.factories import make_task
+from tests.factories.actions import TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -11,18 +11,18 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("priority", [0, 6])
 def test_the_database_refuses_a_priority_outside_one_to_five(priority):
     with pytest.raises(IntegrityError):
-        make_task(priority=priority)
+        TaskFactory(priority=priority)
 
 
 def test_the_database_refuses_an_unknown_status():
     with pytest.raises(IntegrityError):
-        make_task(status="paused")
+        TaskFactory(status="paused")
 
 
 def test_tasks_are_ordered_by_priority_then_age():
-    later = make_task(priority=2)
-    first = make_task(priority=2)
-    urgent = make_task(priority=1)
+    later = TaskFactory(priority=2)
+    first = TaskFactory(priority=2)
+    urgent = TaskFactory(priority=1)
     Task.objects.filter(pk=later.pk).update(created_at=first.created_at.replace(year=first.created_at.year + 1))
     assert list(Task.objects.all()) == [urgent, first, later]
 
@@ -41,6 +41,6 @@ def test_a_duplicate_skill_name_is_a_form_error_not_a_crash():
 
 
 def test_str_is_readable():
-    task = make_task(title="Water plants", source=TaskSource.CLI)
+    task = TaskFactory(title="Water plants", source=TaskSource.CLI)
     assert str(task) == f"#{task.pk} Water plants (pending)"
     assert str(Skill.objects.create(name="Chess")) == "Chess"

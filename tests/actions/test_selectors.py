@@ -2,46 +2,46 @@ import pytest
 from django.utils import timezone
 
 from actions.errors import TaskNotFound
-from actions.models import Skill, TaskStatus
+from actions.models import TaskStatus
 from actions.selectors import skill_list, task_get, task_list, task_list_open, tasks_count_open
-from tests.actions.factories import make_task
+from tests.factories.actions import SkillFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_open_tasks_are_pending_and_running_most_urgent_then_oldest_first():
-    low = make_task(title="low", priority=5)
-    old_urgent = make_task(title="old urgent", priority=1)
-    new_urgent = make_task(title="new urgent", priority=1, status=TaskStatus.RUNNING)
+    low = TaskFactory(title="low", priority=5)
+    old_urgent = TaskFactory(title="old urgent", priority=1)
+    new_urgent = TaskFactory(title="new urgent", priority=1, status=TaskStatus.RUNNING)
     for status in (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED):
-        make_task(title=status, priority=1, status=status)
+        TaskFactory(title=status, priority=1, status=status)
     assert task_list_open(limit=10) == [old_urgent, new_urgent, low]
     assert tasks_count_open() == 3
 
 
 def test_open_tasks_are_bounded_by_the_limit():
     for i in range(5):
-        make_task(title=f"t{i}")
+        TaskFactory(title=f"t{i}")
     assert len(task_list_open(limit=2)) == 2
 
 
 def test_task_list_filters_by_status():
-    done = make_task(status=TaskStatus.DONE)
-    make_task()
+    done = TaskFactory(status=TaskStatus.DONE)
+    TaskFactory()
     assert task_list(status=TaskStatus.DONE) == [done]
     assert len(task_list()) == 2
 
 
 def test_task_get_raises_not_found_for_a_missing_task():
-    assert task_get(task_id=make_task().pk).title
+    assert task_get(task_id=TaskFactory().pk).title
     with pytest.raises(TaskNotFound):
         task_get(task_id=999)
 
 
 def test_skill_list_shows_the_most_recently_practised_first_and_is_bounded():
     now = timezone.now()
-    never = Skill.objects.create(name="Never")
-    old = Skill.objects.create(name="Old", last_practised_at=now - timezone.timedelta(days=2))
-    recent = Skill.objects.create(name="Recent", last_practised_at=now)
+    never = SkillFactory(name="Never")
+    old = SkillFactory(name="Old", last_practised_at=now - timezone.timedelta(days=2))
+    recent = SkillFactory(name="Recent", last_practised_at=now)
     assert skill_list(limit=10) == [recent, old, never]
     assert skill_list(limit=1) == [recent]

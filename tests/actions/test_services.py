@@ -15,7 +15,7 @@ from actions.services import (
 )
 from agentsite.core.errors import ApplicationError
 from memory.models import MemoryEntry, MemoryKind
-from tests.actions.factories import make_task
+from tests.factories.actions import TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -56,14 +56,14 @@ def test_task_errors_are_application_errors_with_a_kind():
 
 
 def test_a_pending_task_can_be_cancelled():
-    task = task_cancel(task_id=make_task().pk)
+    task = task_cancel(task_id=TaskFactory().pk)
     task.refresh_from_db()
     assert task.status == TaskStatus.CANCELLED and task.finished_at is not None
 
 
 @pytest.mark.parametrize("status", [TaskStatus.RUNNING, TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED])
 def test_only_pending_tasks_can_be_cancelled(status):
-    task = make_task(status=status)
+    task = TaskFactory(status=status)
     with pytest.raises(TaskNotCancellable) as error:
         task_cancel(task_id=task.pk)
     assert error.value.message == f"Task #{task.pk} is {status}; only pending tasks can be cancelled"
@@ -78,7 +78,7 @@ def test_cancelling_a_missing_task_is_not_found():
 
 
 def test_a_task_goes_pending_running_done():
-    task = make_task()
+    task = TaskFactory()
     started = task_start(task_id=task.pk)
     assert started.status == TaskStatus.RUNNING and started.started_at is not None
     done = task_complete(task_id=task.pk, result="the deliverable")
@@ -87,7 +87,7 @@ def test_a_task_goes_pending_running_done():
 
 
 def test_a_task_being_worked_on_is_not_started_twice():
-    task = make_task()
+    task = TaskFactory()
     task_start(task_id=task.pk)
     with pytest.raises(TaskNotRunnable, match="being worked on right now"):
         task_start(task_id=task.pk)
@@ -96,14 +96,14 @@ def test_a_task_being_worked_on_is_not_started_twice():
 def test_an_abandoned_running_task_is_resumed_keeping_its_first_start_time():
     import time_machine
 
-    task = make_task()
+    task = TaskFactory()
     first = task_start(task_id=task.pk).started_at
     with time_machine.travel(first + timedelta(hours=1), tick=False):
         assert task_start(task_id=task.pk).started_at == first
 
 
 def test_only_a_running_task_can_be_completed():
-    task = make_task()
+    task = TaskFactory()
     with pytest.raises(TaskNotRunnable, match="only a running task can be completed"):
         task_complete(task_id=task.pk, result="too soon")
     task.refresh_from_db()
@@ -111,7 +111,7 @@ def test_only_a_running_task_can_be_completed():
 
 
 def test_a_failed_task_keeps_the_error_and_cannot_fail_again():
-    task = make_task(status=TaskStatus.RUNNING)
+    task = TaskFactory(status=TaskStatus.RUNNING)
     failed = task_fail(task_id=task.pk, error="no network", cycle_id=3)
     assert (failed.status, failed.error) == (TaskStatus.FAILED, "no network")
     assert MemoryEntry.objects.get(kind=MemoryKind.TASK_RESULT).cycle_id == 3

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from actions.models import Task, TaskStatus
-from tests.actions.factories import make_task
+from tests.factories.actions import TaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -63,22 +63,22 @@ def test_a_bad_priority_exits_with_status_one_from_the_command_line(capsys):
 
 
 def test_tasks_list_prints_a_json_list_most_urgent_first():
-    low = make_task(title="low", priority=4)
-    high = make_task(title="high", priority=1)
+    low = TaskFactory(title="low", priority=4)
+    high = TaskFactory(title="high", priority=1)
     data = last_json(tasks("list", "--json"))
     assert [t["id"] for t in data] == [high.pk, low.pk]
     assert set(data[0]) == {"id", "title", "description", "priority", "status", "source", "result", "created_at"}
 
 
 def test_tasks_list_filters_by_status():
-    make_task(title="open")
-    done = make_task(title="finished", status=TaskStatus.DONE, result="all good")
+    TaskFactory(title="open")
+    done = TaskFactory(title="finished", status=TaskStatus.DONE, result="all good")
     data = last_json(tasks("list", "--status", "done", "--json"))
     assert [(t["id"], t["result"]) for t in data] == [(done.pk, "all good")]
 
 
 def test_tasks_list_without_json_is_human_readable():
-    make_task(title="Water plants")
+    TaskFactory(title="Water plants")
     assert "Water plants" in tasks("list")
     Task.objects.all().delete()
     assert "No tasks." in tasks("list")

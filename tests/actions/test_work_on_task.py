@@ -8,14 +8,14 @@ from django.db import connection
 from actions.models import Task, TaskStatus
 from budget.models import LedgerEntry
 from memory.models import MemoryEntry, MemoryKind
-from tests.actions.factories import make_task
+from tests.factories.actions import TaskFactory
 from tests.fakes.anthropic_api import SERVER_ERROR, message_reply
 
 pytestmark = pytest.mark.django_db
 
 
 def test_work_on_task_marks_the_task_done_with_the_deliverable(claude, run):
-    task = make_task(title="Draft a welcome note", description="for new volunteers")
+    task = TaskFactory(title="Draft a welcome note", description="for new volunteers")
     claude.reply_text("Welcome, friends! ...")
     result = run("work_on_task", {"task_id": task.pk, "approach": "warm and short"})
     task.refresh_from_db()
@@ -32,7 +32,7 @@ def test_work_on_task_marks_the_task_done_with_the_deliverable(claude, run):
 
 
 def test_work_on_task_sends_the_task_and_approach_to_the_model(claude, run):
-    task = make_task(title="Draft a welcome note", description="for new volunteers")
+    task = TaskFactory(title="Draft a welcome note", description="for new volunteers")
     run("work_on_task", {"task_id": task.pk, "approach": "warm and short"})
     body = claude.message_requests[0].json
     prompt = body["messages"][0]["content"]
@@ -41,7 +41,7 @@ def test_work_on_task_sends_the_task_and_approach_to_the_model(claude, run):
 
 
 def test_work_on_task_leaves_a_task_result_memory(claude, run):
-    task = make_task(title="Summarise the week")
+    task = TaskFactory(title="Summarise the week")
     claude.reply_text("A calm week.")
     run("work_on_task", {"task_id": task.pk}, cycle_id=9)
     memory = MemoryEntry.objects.get(kind=MemoryKind.TASK_RESULT)
@@ -50,7 +50,7 @@ def test_work_on_task_leaves_a_task_result_memory(claude, run):
 
 
 def test_a_long_deliverable_is_kept_whole_on_the_task_but_truncated_in_the_result(claude, run):
-    task = make_task()
+    task = TaskFactory()
     claude.reply_text("x" * 5_000)
     result = run("work_on_task", {"task_id": task.pk})
     task.refresh_from_db()
@@ -59,7 +59,7 @@ def test_a_long_deliverable_is_kept_whole_on_the_task_but_truncated_in_the_resul
 
 
 def test_work_on_task_records_a_proactive_ledger_row_for_the_cycle(claude, run):
-    task = make_task()
+    task = TaskFactory()
     run("work_on_task", {"task_id": task.pk}, cycle_id=11)
     entry = LedgerEntry.objects.get()
     assert entry.scope == "proactive"
@@ -67,7 +67,7 @@ def test_work_on_task_records_a_proactive_ledger_row_for_the_cycle(claude, run):
 
 
 def test_a_running_task_left_by_a_crashed_cycle_can_be_resumed(claude, run):
-    task = make_task(status=TaskStatus.RUNNING)
+    task = TaskFactory(status=TaskStatus.RUNNING)
     assert run("work_on_task", {"task_id": task.pk}).status == "ok"
     task.refresh_from_db()
     assert task.status == TaskStatus.DONE
@@ -82,7 +82,7 @@ def test_work_on_a_missing_task_is_not_found(claude, run):
 
 @pytest.mark.parametrize("status", [TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED])
 def test_work_on_a_finished_task_is_not_runnable_and_changes_nothing(claude, run, status):
-    task = make_task(status=status, result="earlier result")
+    task = TaskFactory(status=status, result="earlier result")
     result = run("work_on_task", {"task_id": task.pk})
     assert result.status == "not_runnable"
     assert result.data["task_status"] == status
@@ -98,7 +98,7 @@ def test_work_on_task_needs_a_valid_task_id(claude, run, details):
 
 def test_when_the_api_keeps_failing_the_task_is_marked_failed(claude, run, budget_limit):
     budget_limit(100_000)
-    task = make_task()
+    task = TaskFactory()
     claude.fail(SERVER_ERROR, times=3)
     result = run("work_on_task", {"task_id": task.pk}, cycle_id=5)
     task.refresh_from_db()
@@ -112,7 +112,7 @@ def test_when_the_api_keeps_failing_the_task_is_marked_failed(claude, run, budge
 
 def test_when_the_budget_is_too_small_no_request_is_sent_and_the_task_waits(claude, run, budget_limit):
     budget_limit(100)
-    task = make_task()
+    task = TaskFactory()
     result = run("work_on_task", {"task_id": task.pk})
     task.refresh_from_db()
     assert result.status == "deferred" and "budget exceeded" in result.data["error"].lower()
@@ -122,7 +122,7 @@ def test_when_the_budget_is_too_small_no_request_is_sent_and_the_task_waits(clau
 
 @pytest.mark.django_db(transaction=True)
 def test_a_task_cancelled_while_the_model_works_is_left_cancelled(claude, run):
-    task = make_task()
+    task = TaskFactory()
 
     def cancel_meanwhile(recorded):  # runs in the fake's thread, like an edit in the admin
         Task.objects.filter(pk=task.pk).update(status=TaskStatus.CANCELLED)

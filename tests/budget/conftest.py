@@ -8,6 +8,8 @@ import pytest
 import time_machine
 
 from agentsite.core import clock
+from tests.factories.budget import DailyCounterFactory, LedgerEntryFactory, ReservationFactory
+from tests.factories.fixtures import factory_fixture
 
 
 @dataclass
@@ -40,3 +42,8 @@ def simulated_time(monkeypatch):
         monkeypatch.setattr(clock, "sleep", sleep)
         monkeypatch.setattr(clock, "monotonic", simulated.monotonic)
         yield simulated
+
+
+daily_counter_factory = factory_fixture(DailyCounterFactory, name="daily_counter_factory")
+ledger_entry_factory = factory_fixture(LedgerEntryFactory, name="ledger_entry_factory")
+reservation_factory = factory_fixture(ReservationFactory, name="reservation_factory")

@@ -1,11 +1,9 @@
 """N workers racing to spend a small daily limit can never overspend it (PostgreSQL row
 locks), and neither can a call held on a long retry-after, nor a second cycle meanwhile."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
 from budget.client import claude_complete
 from agentsite.core.clock import utc_now
@@ -15,12 +13,22 @@ from budget.selectors import ledger_usage_summed
 from agentsite.core.deadlines import longest_call
 from budget.services import reservation_horizon
 from budget.usage import estimate_input_upper_bound
+from tests.concurrency import run_at_once
 from tests.fakes.anthropic_api import RATE_LIMITED, error_reply, message_reply
 
 WORKERS = 12
 SYSTEM = "You are a test."
 MESSAGES = [{"role": "user", "content": "spend"}]
 MAX_TOKENS = 200
+
+
+def spend_or_refused(max_tokens: int) -> str:
+    """One proactive call: "sent", or "refused" when the day's budget can't cover it."""
+    try:
+        claude_complete(system=SYSTEM, messages=MESSAGES, scope=Scope.PROACTIVE, max_tokens=max_tokens)
+    except BudgetExceeded:
+        return "refused"
+    return "sent"
 
 
 @pytest.mark.postgres
@@ -32,25 +40,8 @@ def test_concurrent_callers_never_overspend_the_day(claude, budget_limit):
     claude.default = lambda recorded: message_reply(
         input_tokens=bound - MAX_TOKENS, output_tokens=MAX_TOKENS, delay=0.3
     )
-    start = threading.Barrier(WORKERS)
-    outcomes: list[str] = []
-
-    def worker() -> None:
-        try:
-            start.wait()
-            claude_complete(system=SYSTEM, messages=MESSAGES, scope=Scope.PROACTIVE, max_tokens=MAX_TOKENS)
-            outcomes.append("sent")
-        except BudgetExceeded:
-            outcomes.append("refused")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        outcomes = run_at_once(lambda: spend_or_refused(MAX_TOKENS), count=WORKERS, timeout=60)
     finally:
         claude.default = lambda recorded: message_reply()
 
@@ -97,12 +88,7 @@ def test_a_call_held_on_retry_after_never_lets_the_day_pass_its_limit(
         if waited is not None:  # the held call's reservation is the only one yet
             held = Reservation.objects.get()
             held_during_wait.append((held.status, held.expires_at > utc_now()))
-        for _ in range(3):
-            try:
-                call()
-                outcomes.append("sent")
-            except BudgetExceeded:
-                outcomes.append("refused")
+        outcomes.extend(spend_or_refused(max_tokens) for _ in range(3))
 
     simulated_time.during_sleep = three_others  # they run while the held call waits
     try:
@@ -175,24 +161,9 @@ def test_workers_racing_while_a_call_waits_on_retry_after_never_overspend(claude
     )
     claude.enqueue(error_reply(*RATE_LIMITED, retry_after=270))
     outcomes: list[str] = []
-    start = threading.Barrier(3)
-
-    def worker() -> None:
-        try:
-            start.wait()
-            claude_complete(system=SYSTEM, messages=MESSAGES, scope=Scope.PROACTIVE, max_tokens=max_tokens)
-            outcomes.append("sent")
-        except BudgetExceeded:
-            outcomes.append("refused")
-        finally:
-            connection.close()
 
     def race(_waited: float) -> None:
-        threads = [threading.Thread(target=worker) for _ in range(3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        outcomes.extend(run_at_once(lambda: spend_or_refused(max_tokens), count=3, timeout=60))
 
     simulated_time.during_sleep = race
     try:

@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 import pytest
 
-from budget.models import Scope
-from budget.selectors import budget_history, budget_stats
+from agentsite.core.clock import utc_now, utc_today
+from budget.models import Reservation, ReservationStatus, Scope
+from budget.selectors import budget_history, budget_level, budget_reserved, budget_stats, ledger_usage_summed
 from budget.services import budget_reserve, budget_settle, ledger_record
 from budget.usage import TokenUsage
 
@@ -59,3 +62,50 @@ def test_history_lists_each_of_the_last_days_oldest_first(budget_limit):
     assert history[-1]["proactive"] == 300
     assert all(day["proactive"] == 0 for day in history[:-1])
     assert history[0]["date"] < history[-1]["date"]
+
+
+@pytest.mark.parametrize(
+    ("used", "remaining", "limit", "level"),
+    [
+        (0, 10_000, 10_000, "ok"),
+        (7_999, 2_001, 10_000, "ok"),
+        (8_000, 2_000, 10_000, "warning"),
+        (9_500, 500, 10_000, "critical"),
+        (9_501, 499, 10_000, "exhausted"),  # below the cycle minimum, whatever the ratio
+        (0, 499, 10_000, "exhausted"),  # held by reservations: nothing left for a cycle
+        (0, 1_000, 0, "critical"),  # no limit configured counts as all used
+    ],
+)
+def test_budget_level_is_the_one_rule(settings, used, remaining, limit, level):
+    settings.PROACTIVE_MIN_CYCLE_TOKENS = 500
+    assert budget_level(used=used, remaining=remaining, limit=limit) == level
+
+
+def test_history_reads_past_days_from_their_counters(budget_limit, daily_counter_factory):
+    today = utc_today()
+    daily_counter_factory(day=today - timedelta(days=2), used=700)
+    daily_counter_factory(day=today - timedelta(days=2), scope=Scope.REACTIVE, used=30)
+    daily_counter_factory(day=today - timedelta(days=14), used=999)  # one day too old for 14 days
+    history = budget_history(days=14)
+    assert history[0]["date"] == (today - timedelta(days=13)).isoformat()
+    assert history[-3] == {"date": (today - timedelta(days=2)).isoformat(), "proactive": 700, "reactive": 30}
+    assert sum(day["proactive"] for day in history) == 700
+
+
+def test_summing_the_ledger_counts_all_four_token_categories(ledger_entry_factory):
+    ledger_entry_factory(input_tokens=100, output_tokens=20, cache_creation_input_tokens=3, cache_read_input_tokens=4)
+    ledger_entry_factory(input_tokens=1)
+    ledger_entry_factory(scope=Scope.REACTIVE, input_tokens=1_000)
+    ledger_entry_factory(day=utc_today() - timedelta(days=1), input_tokens=1_000)
+    assert ledger_usage_summed(scope=Scope.PROACTIVE) == 128
+
+
+def test_reserved_counts_open_reservations_stale_ones_included(reservation_factory):
+    reservation_factory(amount=300)
+    stale = reservation_factory(amount=200)
+    Reservation.objects.filter(pk=stale.pk).update(created_at=utc_now() - timedelta(hours=3),
+                                                  expires_at=utc_now() - timedelta(hours=2))
+    reservation_factory(amount=5_000, status=ReservationStatus.SETTLED)
+    reservation_factory(amount=7_000, scope=Scope.REACTIVE)
+    reservation_factory(amount=9_000, day=utc_today() - timedelta(days=1))
+    assert budget_reserved() == 500  # a stale one is charged by the sweep, never freed meanwhile

@@ -4,6 +4,7 @@ import pytest
 import time_machine
 
 from agentsite.core.clock import utc_now, utc_today
+from agentsite.core.deadlines import longest_call
 from budget.errors import BudgetExceeded
 from budget.models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
 from budget.selectors import budget_remaining, budget_reserved, budget_usage, ledger_usage_summed
@@ -13,7 +14,6 @@ from budget.services import (
     budget_reserve,
     budget_settle,
     ledger_record,
-    longest_call,
     reservation_expire_stale,
     reservation_horizon,
     reservations_charge_for_cycles,
