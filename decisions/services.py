@@ -12,6 +12,7 @@ from django.db import transaction
 
 from actions.registry import ActionContext, ActionResult, action_execute
 from budget.client import claude_complete, claude_configured
+from agentsite.core import clock
 from agentsite.core.clock import next_utc_midnight, utc_now, utc_today
 from budget.errors import BudgetExceeded, ClaudeCallError, ClaudeNotConfigured
 from budget.models import LedgerEntry, Scope
@@ -21,15 +22,15 @@ from budget.text import text_clip
 from budget.usage import estimate_input_upper_bound
 from memory.services import memory_store_aroma, memory_summarize_cycle, memory_update_working
 
-from .agent import agent_schedule, agent_state_get, cycle_lock_acquire, cycle_lock_release
+from .agent import agent_schedule, agent_state_get, cycle_lock_acquire, cycle_lock_release, cycle_lock_ttl
 from .approvals import approval_request_decision
 from .effects import effects_apply, effects_noted
-from .models import Cycle, CycleStatus, NotificationKind
+from .models import AgentState, Cycle, CycleStatus, NotificationKind
 from .outbox import notification_enqueue
 from .pacing import next_run_delay
 from .parsing import ProactiveDecision, decision_parse, needs_approval, should_notify
 from .prompts import Prompt, prompt_build
-from .selectors import prompt_context_gather
+from .selectors import pacing_day_spend, prompt_context_gather
 from .texts import budget_exhausted_text, significant_result_text
 
 logger = logging.getLogger(__name__)
@@ -243,9 +244,9 @@ def _tell_over_reservation(cycle: Cycle) -> None:
 
 
 def _pace(*, failures: int = 0, at_least: int | None = None) -> int:
-    usage_ratio = budget_stats()["proactive"]["usage_ratio"]
+    day = pacing_day_spend()
     return next_run_delay(
-        usage_ratio=usage_ratio,
+        usage_ratio=day.usage_ratio, day=day,
         min_seconds=settings.PROACTIVE_MIN_INTERVAL_SECONDS,
         max_seconds=settings.PROACTIVE_MAX_INTERVAL_SECONDS,
         at_least=at_least,
@@ -303,11 +304,33 @@ def _fail_abandoned() -> int:
 
 
 def proactive_tick() -> str:
-    """What the every-minute schedule runs: a cycle only when one is due."""
+    """What the every-minute schedule runs: a cycle only when one is due. Finding none due
+    costs one read of the agent-state row. A cycle due before the next tick could come is
+    waited for here, so it starts on time rather than up to a tick late."""
     state = agent_state_get()
     if state.paused:
         return "paused"
-    if state.next_run_at and state.next_run_at > utc_now():
-        return "not_due"
+    due = state.next_run_at
+    if due and due > utc_now():
+        if not _due_soon(state):
+            return "not_due"
+        clock.sleep((due - utc_now()).total_seconds())
+        if not _due_claim(due):
+            return "taken"  # another tick waited for it too, or it was moved or paused meanwhile
     run = cycle_run(trigger="schedule")
     return f"cycle {run.cycle.pk} {run.cycle.status}"
+
+
+def _due_soon(state: AgentState) -> bool:
+    # A live lock is a cycle running (a manual one): it paces the next run, nothing to wait for.
+    now = utc_now()
+    running = state.lock_token is not None and state.lock_expires_at and state.lock_expires_at > now
+    return not running and (state.next_run_at - now).total_seconds() <= settings.PROACTIVE_TICK_LOOKAHEAD_SECONDS
+
+
+def _due_claim(due: datetime) -> bool:
+    """One waiting tick wins the due time (a conditional UPDATE): it moves next_run_at a
+    lock's lifetime ahead, which the cycle then replaces with its paced time. Should the
+    worker die, the cycle is due again when its lock would have lapsed."""
+    return bool(AgentState.objects.filter(pk=AgentState.SINGLETON_ID, paused=False, next_run_at=due).update(
+        next_run_at=due + cycle_lock_ttl(), updated_at=utc_now()))

@@ -1,15 +1,8 @@
-from datetime import UTC, datetime, timedelta, timezone
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decisions.pacing import (
-    failure_backoff,
-    next_run_delay,
-    pacing_interval,
-    seconds_until_next_utc_midnight,
-)
+from decisions.pacing import DAY_SECONDS, DaySpend, even_interval, failure_backoff, next_run_delay, pacing_interval
 
 MIN, MAX = 60, 3600
 BOUNDED = settings(max_examples=200, deadline=None)
@@ -116,38 +109,3 @@ def test_meditation_sets_a_floor():
 def test_at_least_alone_may_exceed_max():
     assert delay(max_seconds=300, at_least=600) == 600
     assert delay(max_seconds=300, usage_ratio=1.0, consecutive_failures=20) == 300
-
-
-@pytest.mark.parametrize(
-    ("now", "seconds"),
-    [
-        (datetime(2024, 12, 17, 0, 0, tzinfo=UTC), 86_400),
-        (datetime(2024, 12, 17, 23, 59, 30, tzinfo=UTC), 30),
-        (datetime(2024, 12, 17, 23, 59, 59, 500_000, tzinfo=UTC), 1),
-        (datetime(2024, 12, 17, 12, 0, tzinfo=UTC), 43_200),
-        (datetime(2024, 12, 31, 22, 0, tzinfo=UTC), 7_200),  # across a year boundary
-        (datetime(2024, 2, 28, 23, 0, tzinfo=UTC), 3_600),  # leap day follows
-        (datetime(2024, 12, 17, 22, 0), 7_200),  # naive means UTC
-    ],
-)
-def test_seconds_until_next_utc_midnight(now, seconds):
-    assert seconds_until_next_utc_midnight(now) == seconds
-
-
-def test_midnight_uses_the_utc_day_not_the_local_one():
-    # 01:00 on the 18th at +02:00 is 23:00 UTC on the 17th: one hour to go, not 23.
-    local = datetime(2024, 12, 18, 1, 0, tzinfo=timezone(timedelta(hours=2)))
-    assert seconds_until_next_utc_midnight(local) == 3_600
-    # 20:00 on the 17th at -05:00 is already 01:00 UTC on the 18th.
-    west = datetime(2024, 12, 17, 20, 0, tzinfo=timezone(timedelta(hours=-5)))
-    assert seconds_until_next_utc_midnight(west) == 23 * 3_600
-
-
-@BOUNDED
-@given(st.datetimes(max_value=datetime(9998, 12, 31), timezones=st.just(UTC)))
-def test_midnight_is_always_within_a_day_and_lands_on_midnight(now):
-    seconds = seconds_until_next_utc_midnight(now)
-    assert 1 <= seconds <= 86_400
-    target = now + timedelta(seconds=seconds)  # rounded up, so at most a second past midnight
-    assert target.date() == now.date() + timedelta(days=1)
-    assert target.time() < datetime(2000, 1, 1, 0, 0, 1).time()
