@@ -13,6 +13,7 @@ from django.db import transaction
 from actions.registry import ActionContext, ActionResult, action_execute
 from budget.client import claude_complete, claude_configured
 from agentsite.core import clock
+from agentsite.core.tasks import task_enqueue
 from agentsite.core.clock import next_utc_midnight, utc_now, utc_today
 from budget.errors import BudgetExceeded, ClaudeCallError, ClaudeNotConfigured
 from budget.models import LedgerEntry, Scope
@@ -22,7 +23,7 @@ from budget.text import text_clip
 from budget.usage import estimate_input_upper_bound
 from memory.services import memory_store_aroma, memory_summarize_cycle, memory_update_working
 
-from .agent import agent_schedule, agent_state_get, cycle_lock_acquire, cycle_lock_release, cycle_lock_ttl
+from .agent import agent_schedule, agent_state_get, cycle_lock_acquire, cycle_lock_release
 from .approvals import approval_request_decision
 from .effects import effects_apply, effects_noted
 from .models import AgentState, Cycle, CycleStatus, NotificationKind
@@ -305,32 +306,60 @@ def _fail_abandoned() -> int:
 
 def proactive_tick() -> str:
     """What the every-minute schedule runs: a cycle only when one is due. Finding none due
-    costs one read of the agent-state row. A cycle due before the next tick could come is
-    waited for here, so it starts on time rather than up to a tick late."""
+    costs one read of the agent-state row. Ticks come 30-90 s apart, so a cycle due before
+    the next one could come is waited for here (one tick waits, the others see its mark),
+    and the tick that ran a cycle due again soon hands it to a fresh tick at once."""
     state = agent_state_get()
     if state.paused:
         return "paused"
-    due = state.next_run_at
-    if due and due > utc_now():
-        if not _due_soon(state):
-            return "not_due"
-        clock.sleep((due - utc_now()).total_seconds())
-        if not _due_claim(due):
-            return "taken"  # another tick waited for it too, or it was moved or paused meanwhile
+    due, now = state.next_run_at, utc_now()
+    if due and _waited_on(state) and now < due + _WAKE_GRACE:
+        return "waited_on"  # the waiting tick is starting it
+    if due and due > now:
+        outcome = _wait_for(state)
+        if outcome:
+            return outcome
     run = cycle_run(trigger="schedule")
+    if run.next_run_in_seconds is not None and run.next_run_in_seconds <= settings.PROACTIVE_TICK_LOOKAHEAD_SECONDS:
+        transaction.on_commit(_tick_again)
     return f"cycle {run.cycle.pk} {run.cycle.status}"
 
 
-def _due_soon(state: AgentState) -> bool:
-    # A live lock is a cycle running (a manual one): it paces the next run, nothing to wait for.
-    now = utc_now()
-    running = state.lock_token is not None and state.lock_expires_at and state.lock_expires_at > now
-    return not running and (state.next_run_at - now).total_seconds() <= settings.PROACTIVE_TICK_LOOKAHEAD_SECONDS
+# How long after the due time a waiting tick's mark still keeps the other ticks off: should
+# that tick have died, the next tick past it starts the cycle.
+_WAKE_GRACE = timedelta(seconds=30)
 
 
-def _due_claim(due: datetime) -> bool:
-    """One waiting tick wins the due time (a conditional UPDATE): it moves next_run_at a
-    lock's lifetime ahead, which the cycle then replaces with its paced time. Should the
-    worker die, the cycle is due again when its lock would have lapsed."""
-    return bool(AgentState.objects.filter(pk=AgentState.SINGLETON_ID, paused=False, next_run_at=due).update(
-        next_run_at=due + cycle_lock_ttl(), updated_at=utc_now()))
+def _waited_on(state: AgentState) -> bool:
+    # The mark of a waiting tick: lock_expires_at set to the due time while no cycle holds
+    # the lock (cycle_lock_acquire ignores it; acquiring and releasing the lock clear it).
+    return state.lock_token is None and state.lock_expires_at is not None and state.lock_expires_at == state.next_run_at
+
+
+def _running(state: AgentState, *, now: datetime) -> bool:
+    return state.lock_token is not None and state.lock_expires_at is not None and state.lock_expires_at > now
+
+
+def _wait_for(state: AgentState) -> str | None:
+    """Wait for a cycle due within PROACTIVE_TICK_LOOKAHEAD_SECONDS; None when it is due now
+    and still ours to start, else why not."""
+    due, now = state.next_run_at, utc_now()
+    if (due - now).total_seconds() > settings.PROACTIVE_TICK_LOOKAHEAD_SECONDS or _running(state, now=now):
+        return "not_due"  # a running cycle (a manual one) paces the next run itself
+    marked = AgentState.objects.filter(
+        pk=AgentState.SINGLETON_ID, paused=False, next_run_at=due, lock_token__isnull=True
+    ).exclude(lock_expires_at=due).update(lock_expires_at=due)
+    if not marked:
+        return "waited_on"
+    clock.sleep((due - utc_now()).total_seconds())
+    state = agent_state_get()
+    if state.paused or state.next_run_at != due or _running(state, now=utc_now()):
+        return "moved"  # paused, rescheduled or started by someone else while we waited
+    return None
+
+
+def _tick_again() -> None:
+    try:
+        task_enqueue("decisions.proactive_tick", task_name="proactive-tick-follow-up")
+    except Exception as exc:  # the every-minute tick still comes, only later
+        logger.warning("Could not queue the follow-up tick: %s", type(exc).__name__)
