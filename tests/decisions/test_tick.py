@@ -191,3 +191,19 @@ def test_the_every_minute_tick_alone_starts_them_late(sim, replies, settings, dj
     lags = start_lags(sim, django_capture_on_commit_callbacks, ticks=20)
     print(f"start lags, every-minute tick alone: {lags}")
     assert max(lags) > ON_TIME.total_seconds()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_ticks_racing_for_one_due_time_start_one_cycle(claude, settings, monkeypatch):
+    from tests.concurrency import run_at_once
+
+    settings.PROACTIVE_MIN_INTERVAL_SECONDS = 600  # the next one is beyond the lookahead
+    claude.reply_text(decision_text(action="meditate", duration=60, reflection_topic="time"))
+    monkeypatch.setattr(clock, "sleep", lambda seconds: None)
+    due_in(2)
+    results = run_at_once(proactive_tick, count=4)
+    assert len([r for r in results if r.startswith("cycle")]) == 1, results
+    assert set(results) - {r for r in results if r.startswith("cycle")} <= {"waited_on", "not_due"}
+    assert len(claude.message_requests) == 1
+    assert Cycle.objects.get().status == CycleStatus.COMPLETED  # no "skipped: locked" rows
