@@ -114,7 +114,8 @@ def plot(days: list[Day], path: Path) -> None:
         for d in (d for d in days if d.rule == rule):
             ax.step(hours, [100 * d.used_at(h * 3600) / LIMIT for h in hours], where="post",
                     label=f"{d.cost // 1000}k tokens/cycle")
-        ax.set(title=f"{rule} pacing", xlabel="hour of the UTC day", xlim=(0, 24), ylim=(0, 105), xticks=range(0, 25, 3))
+        ax.set(title=f"{rule} pacing", xlabel="hour of the UTC day", xlim=(0, 24), ylim=(0, 105),
+               xticks=range(0, 25, 3))
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
     axes[0].set_ylabel("% of the 7M daily budget used")

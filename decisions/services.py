@@ -320,8 +320,9 @@ def proactive_tick() -> str:
         if outcome:
             return outcome
     run = cycle_run(trigger="schedule")
-    if run.next_run_in_seconds is not None and run.next_run_in_seconds <= settings.PROACTIVE_TICK_LOOKAHEAD_SECONDS:
-        transaction.on_commit(_tick_again)
+    soon = run.next_run_in_seconds
+    if soon is not None and soon <= settings.PROACTIVE_TICK_LOOKAHEAD_SECONDS:
+        transaction.on_commit(_tick_again)  # this tick is done; the next ticks may come too late
     return f"cycle {run.cycle.pk} {run.cycle.status}"
 
 
@@ -333,7 +334,8 @@ _WAKE_GRACE = timedelta(seconds=30)
 def _waited_on(state: AgentState) -> bool:
     # The mark of a waiting tick: lock_expires_at set to the due time while no cycle holds
     # the lock (cycle_lock_acquire ignores it; acquiring and releasing the lock clear it).
-    return state.lock_token is None and state.lock_expires_at is not None and state.lock_expires_at == state.next_run_at
+    mark = state.lock_expires_at
+    return state.lock_token is None and mark is not None and mark == state.next_run_at
 
 
 def _running(state: AgentState, *, now: datetime) -> bool:
@@ -351,7 +353,7 @@ def _wait_for(state: AgentState) -> str | None:
     ).exclude(lock_expires_at=due).update(lock_expires_at=due)
     if not marked:
         return "waited_on"
-    clock.sleep((due - utc_now()).total_seconds())
+    clock.sleep(max(0.0, (due - utc_now()).total_seconds()))
     state = agent_state_get()
     if state.paused or state.next_run_at != due or _running(state, now=utc_now()):
         return "moved"  # paused, rescheduled or started by someone else while we waited
