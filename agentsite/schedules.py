@@ -1,7 +1,9 @@
 """The Django-Q2 schedules that drive the agent; the project layer wires every app's tasks.
 
 The tick runs every minute but starts a cycle only when the paced next-run time has come;
-catch_up is off in Q_CLUSTER, so downtime never causes a burst of missed cycles.
+catch_up is off in Q_CLUSTER, so downtime never causes a burst of missed cycles. Django-Q2's
+scheduler looks every ~30 s, so ticks come 30-90 s apart: a tick waits for a cycle due within
+PROACTIVE_TICK_LOOKAHEAD_SECONDS, so it starts on time (decisions.services.proactive_tick).
 
 The schedules exist whenever the database is migrated: `schedules_on_migrate` (a
 `post_migrate` receiver, connected in AgentsiteConfig.ready) creates or repairs them, so

@@ -6,12 +6,13 @@ from datetime import datetime, timezone
 from django.db.models import Q
 
 from actions.selectors import task_list_open
-from agentsite.core.clock import utc_now, utc_today
+from agentsite.core.clock import utc_day_start, utc_now, utc_today
 from budget.selectors import budget_stats
 from memory.models import MemoryKind
 from memory.selectors import memory_current_focus, memory_last_aroma, memory_recent, memory_recent_actions
 
 from .models import AgentState, Approval, ApprovalStatus, Cycle, CycleStatus
+from .pacing import DaySpend
 from .prompts import PromptContext
 
 PROMPT_ACTIONS = 10
@@ -73,6 +74,16 @@ def cycles_today_count() -> int:
     today = utc_today()
     midnight = datetime.combine(today, datetime.min.time(), tzinfo=timezone.utc)
     return Cycle.objects.filter(started_at__gte=midnight).exclude(status=CycleStatus.SKIPPED).count()
+
+
+def pacing_day_spend() -> DaySpend:
+    """What pacing needs, read once: today's proactive spend, its cycles, the time of day."""
+    now = utc_now()
+    stats = budget_stats(day=now.date())["proactive"]
+    return DaySpend(
+        spent=stats["used"] + stats["reserved"], used=stats["used"], limit=stats["limit"],
+        cycles=cycles_today_count(), elapsed=(now - utc_day_start(now.date())).total_seconds(),
+    )
 
 
 def agent_state_read() -> AgentState:

@@ -12,6 +12,8 @@ from django.db import transaction
 
 from actions.registry import ActionContext, ActionResult, action_execute
 from budget.client import claude_complete, claude_configured
+from agentsite.core import clock
+from agentsite.core.tasks import task_enqueue
 from agentsite.core.clock import next_utc_midnight, utc_now, utc_today
 from budget.errors import BudgetExceeded, ClaudeCallError, ClaudeNotConfigured
 from budget.models import LedgerEntry, Scope
@@ -24,12 +26,12 @@ from memory.services import memory_store_aroma, memory_summarize_cycle, memory_u
 from .agent import agent_schedule, agent_state_get, cycle_lock_acquire, cycle_lock_release
 from .approvals import approval_request_decision
 from .effects import effects_apply, effects_noted
-from .models import Cycle, CycleStatus, NotificationKind
+from .models import AgentState, Cycle, CycleStatus, NotificationKind
 from .outbox import notification_enqueue
 from .pacing import next_run_delay
 from .parsing import ProactiveDecision, decision_parse, needs_approval, should_notify
 from .prompts import Prompt, prompt_build
-from .selectors import prompt_context_gather
+from .selectors import pacing_day_spend, prompt_context_gather
 from .texts import budget_exhausted_text, significant_result_text
 
 logger = logging.getLogger(__name__)
@@ -243,9 +245,9 @@ def _tell_over_reservation(cycle: Cycle) -> None:
 
 
 def _pace(*, failures: int = 0, at_least: int | None = None) -> int:
-    usage_ratio = budget_stats()["proactive"]["usage_ratio"]
+    day = pacing_day_spend()
     return next_run_delay(
-        usage_ratio=usage_ratio,
+        usage_ratio=day.usage_ratio, day=day,
         min_seconds=settings.PROACTIVE_MIN_INTERVAL_SECONDS,
         max_seconds=settings.PROACTIVE_MAX_INTERVAL_SECONDS,
         at_least=at_least,
@@ -303,11 +305,63 @@ def _fail_abandoned() -> int:
 
 
 def proactive_tick() -> str:
-    """What the every-minute schedule runs: a cycle only when one is due."""
+    """What the every-minute schedule runs: a cycle only when one is due. Finding none due
+    costs one read of the agent-state row. Ticks come 30-90 s apart, so a cycle due before
+    the next one could come is waited for here (one tick waits, the others see its mark),
+    and the tick that ran a cycle due again soon hands it to a fresh tick at once."""
     state = agent_state_get()
     if state.paused:
         return "paused"
-    if state.next_run_at and state.next_run_at > utc_now():
-        return "not_due"
+    due, now = state.next_run_at, utc_now()
+    if due and _waited_on(state) and now < due + _WAKE_GRACE:
+        return "waited_on"  # the waiting tick is starting it
+    if due and due > now:
+        outcome = _wait_for(state)
+        if outcome:
+            return outcome
     run = cycle_run(trigger="schedule")
+    soon = run.next_run_in_seconds
+    if soon is not None and soon <= settings.PROACTIVE_TICK_LOOKAHEAD_SECONDS:
+        transaction.on_commit(_tick_again)  # this tick is done; the next ticks may come too late
     return f"cycle {run.cycle.pk} {run.cycle.status}"
+
+
+# How long after the due time a waiting tick's mark still keeps the other ticks off: should
+# that tick have died, the next tick past it starts the cycle.
+_WAKE_GRACE = timedelta(seconds=30)
+
+
+def _waited_on(state: AgentState) -> bool:
+    # The mark of a waiting tick: lock_expires_at set to the due time while no cycle holds
+    # the lock (cycle_lock_acquire ignores it; acquiring and releasing the lock clear it).
+    mark = state.lock_expires_at
+    return state.lock_token is None and mark is not None and mark == state.next_run_at
+
+
+def _running(state: AgentState, *, now: datetime) -> bool:
+    return state.lock_token is not None and state.lock_expires_at is not None and state.lock_expires_at > now
+
+
+def _wait_for(state: AgentState) -> str | None:
+    """Wait for a cycle due within PROACTIVE_TICK_LOOKAHEAD_SECONDS; None when it is due now
+    and still ours to start, else why not."""
+    due, now = state.next_run_at, utc_now()
+    if (due - now).total_seconds() > settings.PROACTIVE_TICK_LOOKAHEAD_SECONDS or _running(state, now=now):
+        return "not_due"  # a running cycle (a manual one) paces the next run itself
+    marked = AgentState.objects.filter(
+        pk=AgentState.SINGLETON_ID, paused=False, next_run_at=due, lock_token__isnull=True
+    ).exclude(lock_expires_at=due).update(lock_expires_at=due)
+    if not marked:
+        return "waited_on"
+    clock.sleep(max(0.0, (due - utc_now()).total_seconds()))
+    state = agent_state_get()
+    if state.paused or state.next_run_at != due or _running(state, now=utc_now()):
+        return "moved"  # paused, rescheduled or started by someone else while we waited
+    return None
+
+
+def _tick_again() -> None:
+    try:
+        task_enqueue("decisions.proactive_tick", task_name="proactive-tick-follow-up")
+    except Exception as exc:  # the every-minute tick still comes, only later
+        logger.warning("Could not queue the follow-up tick: %s", type(exc).__name__)

@@ -205,6 +205,10 @@ at_most("AGENT_MAX_TOKENS", AGENT_MAX_TOKENS, "PROACTIVE_DAILY_TOKEN_LIMIT", PRO
         why="else no cycle ever fits the budget")
 at_most("PROACTIVE_MIN_INTERVAL_SECONDS", PROACTIVE_MIN_INTERVAL_SECONDS,
         "PROACTIVE_MAX_INTERVAL_SECONDS", PROACTIVE_MAX_INTERVAL_SECONDS)
+# The proactive tick runs about once a minute (Django-Q2's scheduler looks every ~30 s, so
+# ticks come 30-90 s apart). A cycle due within this many seconds is waited for by the tick
+# that sees it, so it starts on time instead of at the next tick; 0 turns the wait off.
+PROACTIVE_TICK_LOOKAHEAD_SECONDS = env.int("PROACTIVE_TICK_LOOKAHEAD_SECONDS", 90, min=0, max=300, unit="of seconds")
 
 # --- Telegram ---------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
@@ -230,9 +234,10 @@ SECRET_SETTING_NAMES = tuple(SECRET_VARIABLES.values())
 # retry > timeout (else a slow task runs twice), finite attempts, no catch-up burst.
 REDIS_URL = env.url("REDIS_URL", default="", schemes=("redis", "rediss", "unix"), host=False)
 # A cycle makes at most two model calls (the decision and work_on_task's own), each ended by
-# its hard deadline; a minute more for the cycle's own work. The cycle lock
+# its hard deadline; a minute more for the cycle's own work, and the tick's wait for a cycle
+# about to be due (PROACTIVE_TICK_LOOKAHEAD_SECONDS). The cycle lock
 # (decisions.agent.cycle_lock_ttl) outlasts this timeout, so no live task outlives its lock.
-Q_TASK_TIMEOUT_SECONDS = int(max(300, math.ceil(2 * AGENT_LLM_DEADLINE_SECONDS + 60)))
+Q_TASK_TIMEOUT_SECONDS = int(max(300, math.ceil(2 * AGENT_LLM_DEADLINE_SECONDS + 60 + PROACTIVE_TICK_LOOKAHEAD_SECONDS)))
 Q_CLUSTER = {
     "name": "agentsite",
     "workers": env.int("Q_WORKERS", 2, min=1),

@@ -22,14 +22,14 @@ def test_the_deadline_defaults_to_300_s_and_sizes_the_worker_timeout(monkeypatch
     monkeypatch.delenv("AGENT_LLM_DEADLINE_SECONDS", raising=False)
     loaded = load_settings(monkeypatch)
     assert loaded.AGENT_LLM_DEADLINE_SECONDS == 300
-    assert loaded.Q_CLUSTER["timeout"] == 660  # two calls and a minute
+    assert loaded.Q_CLUSTER["timeout"] == 750  # two calls, a minute, and the tick's 90 s wait for a due cycle
     assert loaded.Q_CLUSTER["retry"] > loaded.Q_CLUSTER["timeout"]
 
 
 def test_the_deadline_comes_from_the_environment(monkeypatch):
     loaded = load_settings(monkeypatch, AGENT_LLM_DEADLINE_SECONDS="900")
     assert loaded.AGENT_LLM_DEADLINE_SECONDS == 900
-    assert loaded.Q_CLUSTER["timeout"] == 1860
+    assert loaded.Q_CLUSTER["timeout"] == 1950
 
 
 @pytest.mark.parametrize(

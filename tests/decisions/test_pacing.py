@@ -1,15 +1,8 @@
-from datetime import UTC, datetime, timedelta, timezone
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decisions.pacing import (
-    failure_backoff,
-    next_run_delay,
-    pacing_interval,
-    seconds_until_next_utc_midnight,
-)
+from decisions.pacing import DAY_SECONDS, DaySpend, even_interval, failure_backoff, next_run_delay, pacing_interval
 
 MIN, MAX = 60, 3600
 BOUNDED = settings(max_examples=200, deadline=None)
@@ -118,36 +111,80 @@ def test_at_least_alone_may_exceed_max():
     assert delay(max_seconds=300, usage_ratio=1.0, consecutive_failures=20) == 300
 
 
-@pytest.mark.parametrize(
-    ("now", "seconds"),
-    [
-        (datetime(2024, 12, 17, 0, 0, tzinfo=UTC), 86_400),
-        (datetime(2024, 12, 17, 23, 59, 30, tzinfo=UTC), 30),
-        (datetime(2024, 12, 17, 23, 59, 59, 500_000, tzinfo=UTC), 1),
-        (datetime(2024, 12, 17, 12, 0, tzinfo=UTC), 43_200),
-        (datetime(2024, 12, 31, 22, 0, tzinfo=UTC), 7_200),  # across a year boundary
-        (datetime(2024, 2, 28, 23, 0, tzinfo=UTC), 3_600),  # leap day follows
-        (datetime(2024, 12, 17, 22, 0), 7_200),  # naive means UTC
-    ],
-)
-def test_seconds_until_next_utc_midnight(now, seconds):
-    assert seconds_until_next_utc_midnight(now) == seconds
+# Time-aware pacing: 7M a day is 81.0 tokens a second on the even line.
+LIMIT = 7_000_000
+RATE = LIMIT / DAY_SECONDS
 
 
-def test_midnight_uses_the_utc_day_not_the_local_one():
-    # 01:00 on the 18th at +02:00 is 23:00 UTC on the 17th: one hour to go, not 23.
-    local = datetime(2024, 12, 18, 1, 0, tzinfo=timezone(timedelta(hours=2)))
-    assert seconds_until_next_utc_midnight(local) == 3_600
-    # 20:00 on the 17th at -05:00 is already 01:00 UTC on the 18th.
-    west = datetime(2024, 12, 17, 20, 0, tzinfo=timezone(timedelta(hours=-5)))
-    assert seconds_until_next_utc_midnight(west) == 23 * 3_600
+def spend(spent: int, hour: float, cycles: int = 10, limit: int = LIMIT, used: int | None = None) -> DaySpend:
+    return DaySpend(spent=spent, limit=limit, cycles=cycles, elapsed=hour * 3600, used=used)
+
+
+def even(day: DaySpend, low: int = MIN, high: int = MAX) -> int | None:
+    return even_interval(day=day, min_seconds=low, max_seconds=high)
+
+
+def test_on_the_line_the_next_cycle_waits_for_the_line_to_earn_its_cost():
+    # 12:00, half spent by 10 cycles of 350k: the line needs 350k / 81 tokens/s = 4320 s, capped at max.
+    assert even(spend(LIMIT // 2, 12)) == MAX
+    # 100 cycles of 35k: 35k / 81 = 432 s.
+    assert even(spend(LIMIT // 2, 12, cycles=100)) == 432
+
+
+def test_above_the_line_slows_down_below_it_speeds_up_but_never_under_min():
+    on_line = even(spend(LIMIT // 2, 12, cycles=100))  # 432 s
+    # 200k ahead, and a 37k cycle to earn: 237k / 81 tokens a second.
+    assert even(spend(LIMIT // 2 + 200_000, 12, cycles=100)) == 2926
+    # 10k behind, and a 34.9k cycle: 24.9k / 81.
+    assert MIN < even(spend(LIMIT // 2 - 10_000, 12, cycles=100)) == 308 < on_line
+    assert even(spend(LIMIT // 4, 12, cycles=100)) == MIN  # far behind: as fast as allowed
+
+
+def test_no_estimate_before_the_first_cycle_that_cost_anything():
+    assert spend(0, 3, cycles=0).cycle_cost is None
+    assert spend(0, 3, cycles=4).cycle_cost is None  # four cycles that failed before any call
+    assert even(spend(0, 3, cycles=0)) is None
+    assert spend(120_000, 3, cycles=4).cycle_cost == 30_000
+
+
+def test_spent_budget_waits_the_maximum():
+    assert even(spend(LIMIT, 12)) == MAX
+    assert even(spend(LIMIT + 5, 23.99)) == MAX
+    assert even(spend(100, 1, limit=0)) is None  # no sane limit: the usage bands decide
+
+
+def test_the_last_cycle_of_the_day_is_due_at_midnight():
+    # 30k a cycle, one cycle's worth left at 23:50: the line reaches the limit at 24:00.
+    day = spend(239 * 30_000, 23 + 50 / 60, cycles=239, limit=240 * 30_000)
+    assert even(day) == 600
 
 
 @BOUNDED
-@given(st.datetimes(max_value=datetime(9998, 12, 31), timezones=st.just(UTC)))
-def test_midnight_is_always_within_a_day_and_lands_on_midnight(now):
-    seconds = seconds_until_next_utc_midnight(now)
-    assert 1 <= seconds <= 86_400
-    target = now + timedelta(seconds=seconds)  # rounded up, so at most a second past midnight
-    assert target.date() == now.date() + timedelta(days=1)
-    assert target.time() < datetime(2000, 1, 1, 0, 0, 1).time()
+@given(spent=st.integers(0, 2 * LIMIT), extra=st.integers(0, LIMIT), hour=st.floats(0, 24),
+       cycles=st.integers(1, 2000), low=st.integers(1, 600), span=st.integers(0, 7200))
+def test_time_aware_is_bounded_and_slows_with_spend(spent, extra, hour, cycles, low, span):
+    high = low + span
+    here = even(spend(spent + 1, hour, cycles), low, high)
+    later = even(spend(spent + 1 + extra, hour, cycles), low, high)
+    assert low <= here <= later <= high
+
+
+def test_next_run_delay_follows_the_day_when_given():
+    day = spend(LIMIT // 2, 12, cycles=100)
+    assert delay(usage_ratio=0.5, day=day) == 432  # the bands alone would say 300
+    assert delay(usage_ratio=0.5, day=spend(0, 0, cycles=0)) == 300  # no estimate: the bands
+    assert delay(usage_ratio=0.5, day=None) == 300
+
+
+def test_failures_and_meditation_still_stretch_time_aware_pacing():
+    behind = spend(LIMIT // 4, 12, cycles=300)  # time-aware says min
+    assert delay(day=behind) == MIN
+    assert delay(day=behind, consecutive_failures=3) == 480
+    assert delay(day=behind, at_least=600) == 600
+    assert delay(day=spend(LIMIT, 12), max_seconds=300, at_least=900) == 900
+
+
+def test_the_usage_ratio_of_a_day_reads_used_alone_when_given():
+    assert spend(3_500_000, 12).usage_ratio == 0.5
+    assert spend(3_600_000, 12, used=3_500_000).usage_ratio == 0.5
+    assert spend(1, 12, limit=0).usage_ratio == 1.0
