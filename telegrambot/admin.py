@@ -17,6 +17,10 @@ from decisions.admin import pre_block
 from decisions.models import Notification, NotificationStatus
 from decisions.outbox import WAITING_NO_TELEGRAM, notification_retry
 
+from .models import BotState, ChatMessage, TelegramUpdate, UpdateStatus
+from .taps import notification_keyboard
+from .updates import update_retry
+
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
@@ -32,12 +36,12 @@ class NotificationAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("kind", "status", "chat_id", "approval_link", "text_block")}),
         ("Delivery", {"fields": ("attempts", "last_error", "next_attempt_at", "sent_at", "sent_parts",
-                                 "telegram_message_id", "reply_markup_block", "idempotency_key")}),
+                                 "telegram_message_id", "buttons_block", "idempotency_key")}),
         (None, {"fields": ("created_at", "updated_at")}),
     )
     readonly_fields = (
         "kind", "status", "chat_id", "approval_link", "text_block", "attempts", "last_error", "next_attempt_at",
-        "sent_at", "sent_parts", "telegram_message_id", "reply_markup_block", "idempotency_key", "created_at",
+        "sent_at", "sent_parts", "telegram_message_id", "buttons_block", "idempotency_key", "created_at",
         "updated_at",
     )
 
@@ -73,8 +77,9 @@ class NotificationAdmin(admin.ModelAdmin):
         return pre_block(obj.text)
 
     @admin.display(description="buttons")
-    def reply_markup_block(self, obj: Notification) -> str:
-        return pre_block(obj.reply_markup)
+    def buttons_block(self, obj: Notification) -> str:
+        keyboard = notification_keyboard(obj)  # derived as delivery does: nothing stored
+        return pre_block(keyboard.to_dict() if keyboard else None)
 
     @admin.display(description="approval")
     def approval_link(self, obj: Notification) -> str:
@@ -96,10 +101,7 @@ class NotificationAdmin(admin.ModelAdmin):
             messages.success(request, f"Queued {len(queued)} notification(s) for delivery now.")
 
 
-# --- the Telegram app's own models (appended) ------------------------------------------
-
-from .models import BotState, ChatMessage, TelegramUpdate, UpdateStatus
-from .updates import update_retry
+# --- the Telegram app's own models ------------------------------------------------------
 
 
 @admin.register(ChatMessage)
