@@ -20,12 +20,10 @@ from telegrambot.text import split_message
 from tests.conftest import TEST_BOT_TOKEN
 from tests.fakes.telegram_api import BOT_BLOCKED, CHAT_NOT_FOUND, callback_query_update, message_update
 
-from .conftest import pending
+from .conftest import decision_approval, decision_keyboard, pending
 
 pytestmark = pytest.mark.django_db
 
-KEYBOARD = {"inline_keyboard": [[{"text": "Approve", "callback_data": "approval:7:approve"},
-                                 {"text": "Reject", "callback_data": "approval:7:reject"}]]}
 
 
 def long_text(paragraphs: int = 7) -> str:
@@ -87,12 +85,13 @@ def test_the_task_is_a_thin_wrapper(telegram):
 
 
 def test_buttons_arrive_with_the_message(telegram):
-    [row] = notification_enqueue(kind="approval_request", text="May I?", key="ask", reply_markup=KEYBOARD)
+    approval = decision_approval()
+    [row] = notification_enqueue(kind="approval_request", text="May I?", key="ask", approval=approval)
 
     outbox_deliver()
 
     [message] = telegram.sent_messages
-    assert message["reply_markup"] == KEYBOARD
+    assert message["reply_markup"] == decision_keyboard(approval.pk)
     row.refresh_from_db()
     assert row.status == NotificationStatus.SENT
 
@@ -118,7 +117,8 @@ def test_rows_not_yet_due_wait(telegram):
 def test_a_long_text_goes_in_parts_that_fit_and_reassemble(telegram):
     text = long_text()
     assert len(text) >= 10_000
-    row = pending(text, reply_markup=KEYBOARD)
+    approval = decision_approval()
+    row = pending(text, kind="approval_request", approval=approval)
 
     outbox_deliver()
 
@@ -126,7 +126,7 @@ def test_a_long_text_goes_in_parts_that_fit_and_reassemble(telegram):
     assert len(sent) == len(split_message(text)) >= 3
     assert all(len(m["text"]) <= 4096 for m in sent)
     assert "\n\n".join(m["text"] for m in sent) == text  # cut at paragraph breaks only
-    assert [m["reply_markup"] for m in sent] == [None] * (len(sent) - 1) + [KEYBOARD]
+    assert [m["reply_markup"] for m in sent] == [None] * (len(sent) - 1) + [decision_keyboard(approval.pk)]
     row.refresh_from_db()
     assert (row.status, row.sent_parts, row.attempts) == (NotificationStatus.SENT, len(sent), 1)
     assert row.telegram_message_id == sent[-1]["message_id"]
@@ -364,16 +364,6 @@ def test_a_migrated_chat_is_followed(telegram, make_due):
     row.refresh_from_db()
     assert row.status == NotificationStatus.SENT
     assert telegram.sent_messages[-1]["chat_id"] == -1004001
-
-
-def test_a_malformed_keyboard_fails_without_sending(telegram):
-    row = pending("broken", reply_markup={"inline_keyboard": [[{"label": "no text"}]]})
-
-    assert outbox_deliver()["failed"] == 1
-
-    row.refresh_from_db()
-    assert row.status == NotificationStatus.FAILED and "invalid reply_markup" in row.last_error
-    assert telegram.calls("sendMessage") == []
 
 
 # --- configuration and secrets ---------------------------------------------------------

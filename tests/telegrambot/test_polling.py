@@ -15,18 +15,11 @@ from tests.telegrambot._support import (
     MASTER,
     STRANGER,
     WEBHOOK_SECRET,
-    configure,
     message,
     tap,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bot(telegram, claude, settings):
-    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
-    return configure(telegram, settings)
 
 
 def run_once() -> None:
