@@ -23,18 +23,17 @@ secrets (`clean`).
 """
 
 import logging
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 from telegram.error import ChatMigrated, InvalidToken, RetryAfter
-from telegram.warnings import PTBDeprecationWarning
 
 from agentsite.core.redaction import redact_short
 from decisions.models import Notification, NotificationStatus
 
+from .backoff import backoff_delay, retry_after_seconds
 from .bot_state import bot_pause
 
 # The delivery's logger: these records are part of the delivery's log, as before the split.
@@ -56,8 +55,7 @@ class Outcome:
 
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt: 5 s, 10 s, 20 s ... at most 10 min."""
-    exponent = min(max(attempts - 1, 0), 32)  # beyond this the cap is reached anyway
-    return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2**exponent, BACKOFF_CAP_SECONDS))
+    return backoff_delay(attempts=attempts, base_seconds=BACKOFF_BASE_SECONDS, cap_seconds=BACKOFF_CAP_SECONDS)
 
 
 def max_age() -> timedelta:
@@ -111,7 +109,7 @@ def hold(row: Notification, reason: str, *, stop: str = "") -> Outcome:
 
 
 def rate_limited(row: Notification, exc: RetryAfter, total: int, *, bot_id: str) -> Outcome:
-    seconds = max(_retry_after_seconds(exc), 1.0)
+    seconds = max(retry_after_seconds(exc), 1.0)
     until = bot_pause(
         bot_id=bot_id, until=timezone.now() + timedelta(seconds=seconds),
         reason=f"429 on notification #{row.pk}: retry after {seconds:g} s",
@@ -173,9 +171,3 @@ def _age_text(age: timedelta) -> str:
             return f"{count} {name}{'s' if count != 1 else ''}"
     return f"{seconds} s"
 
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # int-or-timedelta is deprecated in favour of timedelta
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
