@@ -18,7 +18,7 @@ from asgiref.sync import async_to_sync
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
-from .bot import bot_settings
+from .bot import bot_build, bot_settings
 from .handlers import ERRORS_KEY, handlers_register
 
 # What the webhook (setWebhook) and polling (getUpdates) ask Telegram for.
@@ -26,21 +26,11 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 
 
 def application_build() -> Application:
-    """A new Application with the bot's handlers, configured from settings (fails fast,
-    with TelegramNotConfigured, when there is no bot token)."""
-    config = bot_settings()
-    app = (
-        ApplicationBuilder()
-        .token(config.token)
-        .base_url(config.base_url)
-        .connect_timeout(config.timeout)
-        .read_timeout(config.timeout)
-        .write_timeout(config.timeout)
-        .pool_timeout(config.timeout)
-        .updater(None)
-        .job_queue(None)
-        .build()
-    )
+    """A new Application with the bot's handlers and a Bot made as every Bot is
+    (`telegrambot.bot.bot_build`; fails fast, with TelegramNotConfigured, when there is no
+    bot token). Call it on the running loop."""
+    bot, _ = bot_build(bot_settings())  # the Application initializes and shuts it down
+    app = ApplicationBuilder().bot(bot).updater(None).job_queue(None).build()
     handlers_register(app)
     return app
 

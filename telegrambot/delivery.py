@@ -52,6 +52,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
+from django.dispatch import receiver
 from django.utils import timezone
 from telegram import InlineKeyboardMarkup
 from telegram.error import (
@@ -65,7 +66,7 @@ from telegram.error import (
 )
 
 from decisions.models import Notification, NotificationStatus
-from decisions.outbox import notification_assign_masters
+from decisions.outbox import notification_assign_masters, notification_requeued
 
 from .bot import BotSession, BotSettings, bot_settings, telegram_configured
 from .bot_state import bot_paused_for, bot_timeout_grow, bot_timeout_settle, pause_detail
@@ -179,6 +180,12 @@ def outbox_expire(*, now: datetime | None = None) -> int:
             row.save(update_fields=ROW_FIELDS)
             expired += 1
     return expired
+
+
+@receiver(notification_requeued, dispatch_uid="telegrambot-notification-requeued")
+def _notification_requeued(sender, *, notification: Notification, now: datetime, **kwargs) -> None:
+    # Connected when the app is ready (telegrambot.apps imports this module).
+    notification_delivery_restart(notification=notification, now=now)
 
 
 def notification_delivery_restart(*, notification: Notification, now: datetime) -> None:
