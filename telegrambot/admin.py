@@ -22,8 +22,22 @@ from .taps import notification_keyboard
 from .updates import update_retry
 
 
+class RetryOnlyAdmin(admin.ModelAdmin):
+    """Rows are read, and put back in their queue by a "Retry now" action, never edited."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Model level only: it enables the "Retry now" action; rows are never edited.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(RetryOnlyAdmin):
     list_display = (
         "id", "created_at", "kind", "chat_id", "state", "attempts", "short_text", "short_error",
         "next_attempt_at", "sent_at",
@@ -44,16 +58,6 @@ class NotificationAdmin(admin.ModelAdmin):
         "sent_at", "sent_parts", "telegram_message_id", "buttons_block", "idempotency_key", "created_at",
         "updated_at",
     )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Model level only: it enables the "Retry now" action; rows are never edited.
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="status", ordering="status")
     def state(self, obj: Notification) -> str:
@@ -136,7 +140,7 @@ class ChatMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(TelegramUpdate)
-class TelegramUpdateAdmin(admin.ModelAdmin):
+class TelegramUpdateAdmin(RetryOnlyAdmin):
     """The inbox of updates, read-only; a failed one can be put back for another try."""
 
     list_display = ("update_id", "received_at", "source", "update_kind", "status", "attempts", "short_error",
@@ -149,16 +153,6 @@ class TelegramUpdateAdmin(admin.ModelAdmin):
     fields = ("update_id", "source", "status", "attempts", "last_error", "next_attempt_at", "processing_until",
               "received_at", "processed_at", "payload_block")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Model level only: it enables the "Retry now" action; rows are never edited.
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="kind")
     def update_kind(self, obj: TelegramUpdate) -> str:

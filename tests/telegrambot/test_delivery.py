@@ -1,12 +1,10 @@
 """Outbox delivery against the fake Bot API, through the real python-telegram-bot."""
 
 import logging
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 
 from decisions.models import Notification, NotificationStatus
@@ -17,6 +15,7 @@ from telegrambot.delivery import outbox_deliver
 from telegrambot.delivery_outcomes import BACKOFF_CAP_SECONDS, retry_delay
 from telegrambot.tasks import outbox_deliver_task
 from telegrambot.text import split_message
+from tests.concurrency import run_at_once
 from tests.conftest import TEST_BOT_TOKEN
 from tests.fakes.telegram_api import BOT_BLOCKED, CHAT_NOT_FOUND, callback_query_update, message_update
 
@@ -536,26 +535,8 @@ def test_concurrent_workers_send_each_notification_exactly_once(telegram):
     for text in texts:
         pending(text)
     telegram.slow(0.02, times=None, method="sendMessage")  # keep the row locks overlapping
-    start = threading.Barrier(WORKERS)
-    reports: list[dict] = []
-    errors: list[BaseException] = []
+    reports = run_at_once(outbox_deliver, count=WORKERS, timeout=60)  # re-raises a worker's error
 
-    def worker() -> None:
-        try:
-            start.wait()
-            reports.append(outbox_deliver())
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
     assert sorted(telegram.texts()) == sorted(texts)  # each exactly once
     assert sum(r["sent"] for r in reports) == NOTIFICATIONS
     assert sum(r["skipped"] for r in reports) > 0  # the workers really did compete
