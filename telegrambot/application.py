@@ -1,6 +1,6 @@
 """The python-telegram-bot Application that handles updates: the one handling path.
 
-PTB is async; the webhook view, Django-Q2 tasks and `run_bot` are sync. Its Bot holds
+PTB is async; the webhook view, Django-Q2 tasks and the poller are sync. Its Bot holds
 httpx clients bound to the event loop they were opened on, so nothing is kept between
 updates: `update_dispatch` builds the Application lazily, inside a fresh event loop
 (asgiref's `async_to_sync`, which also runs the handlers' `sync_to_async` work back on
@@ -8,7 +8,7 @@ the calling thread, inside its database connection and transaction), initializes
 (getMe), processes the one update and shuts it down. No loop outlives a call, so there
 is no "Event loop is closed" on the next update.
 
-The Application has no Updater (updates come from the webhook or `run_bot`, stored
+The Application has no Updater (updates come from the webhook or `telegrambot.polling`, stored
 first) and no JobQueue. What a handler raises is collected by the error handler and
 re-raised here, so `telegrambot.updates.update_process` can count the attempt and
 retry the update later.

@@ -6,13 +6,14 @@ result on the row (the caller saves it) and says whether the round goes on:
   (shared by all workers through `BotState`, see `telegrambot.bot_state`); the round stops;
   counted in `attempts`, never fails a row;
 - refused for good (400 BadRequest such as "chat not found", 403 Forbidden such as
-  "bot was blocked by the user"), an empty text or a malformed stored keyboard (`give_up`):
+  "bot was blocked by the user"), or an empty text (`give_up`):
   failed at once;
 - the token or API URL rejected (401/404 InvalidToken, `token_rejected`): not the message's
   fault, so no attempt is counted; the row stays due, `last_error` says why, the round stops;
 - the chat became a supergroup (`chat_migrated`): retried at once in the new chat;
 - anything else (502, timeouts, refused connections, network; `retry_later`): retried with
-  exponential backoff (`retry_delay`: 5 s, 10 s, 20 s ... at most 10 min) for as long as the
+  exponential backoff (`retry_delay`: 5 s, 10 s, 20 s ... at most 10 min; the rule is
+  `telegrambot.backoff`) for as long as the
   row is younger than NOTIFICATION_MAX_AGE_SECONDS (`max_age`; counted from when it was
   written, or from "Retry now", or from when delivery became possible: a token or a Master
   chat configured after it was written); then it fails (`expire`), `last_error` saying it

@@ -4,7 +4,7 @@ One handling path, whichever way an update arrives:
 
     webhook view ──┐                         ┌── update_process_task (Django-Q2, queued on commit)
                    ├─ update_store (once per ┤
-    run_bot poll ──┘   update_id)            └── update_process inline (polling)
+    polling ───────┘   update_id)            └── update_process inline (polling)
                                                      │
                                    telegrambot.application.update_dispatch (PTB handlers)
 
