@@ -1,5 +1,7 @@
 """Unauthenticated JSON endpoints for probes and dashboards (no secrets, no PII)."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
@@ -19,6 +21,11 @@ def _database_ok() -> bool:
         return False
 
 
+def _iso(value: datetime | None) -> str | None:
+    # isoformat, not JsonResponse's encoder (which cuts microseconds and writes "Z").
+    return value.isoformat() if value else None
+
+
 @require_GET
 def health(request):
     llm = "configured" if claude_configured() else "not_configured"
@@ -32,7 +39,11 @@ def health(request):
         "database": "connected",
         "llm": llm,
         "telegram": telegram,
-        "scheduler": {k: status[k] for k in ("paused", "next_cycle_at", "last_cycle_at")},
+        "scheduler": {
+            "paused": status["paused"],
+            "next_cycle_at": _iso(status["next_cycle_at"]),
+            "last_cycle_at": _iso(status["last_cycle_at"]),
+        },
     }
     return JsonResponse(body)
 
@@ -41,5 +52,5 @@ def health(request):
 def stats(request):
     body = budget_stats()
     body["cycles_today"] = cycles_today_count()
-    body["next_cycle_at"] = agent_status()["next_cycle_at"]
+    body["next_cycle_at"] = _iso(agent_status()["next_cycle_at"])
     return JsonResponse(body)

@@ -26,9 +26,6 @@ from .texts import approval_request_text, expired_text, question_text, significa
 
 logger = logging.getLogger(__name__)
 
-APPROVE, REJECT, ANSWER = "approve", "reject", "ans"
-
-
 def approval_is_expired(approval: Approval) -> bool:
     """Past its deadline: never pending, even before the sweep has marked it."""
     return approval.status == ApprovalStatus.PENDING and approval.expires_at <= utc_now()
@@ -36,10 +33,6 @@ def approval_is_expired(approval: Approval) -> bool:
 
 def _deadline():
     return utc_now() + timedelta(seconds=settings.APPROVAL_TIMEOUT_SECONDS)
-
-
-def _buttons(rows: list[list[tuple[str, str]]]) -> dict:
-    return {"inline_keyboard": [[{"text": t, "callback_data": d} for t, d in row] for row in rows]}
 
 
 @transaction.atomic
@@ -56,7 +49,6 @@ def approval_request_decision(*, decision: dict, cycle: Cycle | None) -> Approva
         kind=NotificationKind.APPROVAL_REQUEST,
         text=approval_request_text(approval),
         key=f"approval:{approval.pk}:request",
-        reply_markup=_buttons([[("Approve", f"{APPROVE}:{approval.pk}"), ("Reject", f"{REJECT}:{approval.pk}")]]),
         approval=approval,
     )
     return approval
@@ -74,12 +66,10 @@ def approval_ask(*, question: str, context: str = "", options: tuple[str, ...] =
         cycle=cycle,
         expires_at=_deadline(),
     )
-    buttons = [[(option, f"{ANSWER}:{approval.pk}:{i}")] for i, option in enumerate(options)]
     notification_enqueue(
         kind=NotificationKind.APPROVAL_REQUEST,
         text=question_text(approval),
         key=f"approval:{approval.pk}:question",
-        reply_markup=_buttons(buttons) if buttons else None,
         approval=approval,
     )
     return approval

@@ -177,7 +177,6 @@ class Notification(models.Model):
     telegram_message_id = models.BigIntegerField(null=True, blank=True)
     sent_parts = models.PositiveIntegerField(default=0, help_text="parts of a long message already delivered")
     idempotency_key = models.CharField(max_length=200, unique=True)
-    reply_markup = models.JSONField(null=True, blank=True)
     approval = models.ForeignKey(
         Approval, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
     )

@@ -46,7 +46,6 @@ def notification_enqueue(
     text: str,
     key: str,
     chat_id: int | None = None,
-    reply_markup: dict | None = None,
     approval: Approval | None = None,
 ) -> list[Notification]:
     """Queue `text` for `chat_id`, or for every Master when no chat is given.
@@ -63,7 +62,7 @@ def notification_enqueue(
             idempotency_key=f"{key}{NOBODY_SUFFIX}",
             defaults={
                 "kind": kind, "text": text, "chat_id": None, "status": NotificationStatus.PENDING,
-                "last_error": WAITING_NO_MASTER, "reply_markup": reply_markup, "approval": approval,
+                "last_error": WAITING_NO_MASTER, "approval": approval,
             },
         )
         return [row]
@@ -75,8 +74,8 @@ def notification_enqueue(
         row, _ = Notification.objects.get_or_create(
             idempotency_key=f"{key}:{recipient}",
             defaults={
-                "kind": kind, "text": text, "chat_id": recipient, "reply_markup": reply_markup,
-                "approval": approval, "last_error": waiting,
+                "kind": kind, "text": text, "chat_id": recipient, "approval": approval,
+                "last_error": waiting,
             },
         )
         rows.append(row)
@@ -154,8 +153,8 @@ def _assign(row: Notification, masters: list[int]) -> None:
         copy, _ = Notification.objects.get_or_create(
             idempotency_key=f"{base}:{master}",
             defaults={
-                "kind": row.kind, "text": row.text, "chat_id": master, "reply_markup": row.reply_markup,
-                "approval": row.approval, "last_error": waiting,
+                "kind": row.kind, "text": row.text, "chat_id": master, "approval": row.approval,
+                "last_error": waiting,
             },
         )
         copies.append(copy)

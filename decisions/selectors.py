@@ -92,12 +92,14 @@ def agent_state_read() -> AgentState:
 
 
 def agent_status() -> dict:
+    """Paused or running, when the next and last cycles are (datetimes, or None), the last
+    cycle's outcome, the failures in a row and the approvals waiting."""
     state = agent_state_read()
     last = Cycle.objects.order_by("-started_at", "-id").first()
     return {
         "paused": state.paused,
-        "next_cycle_at": state.next_run_at.isoformat() if state.next_run_at else None,
-        "last_cycle_at": state.last_cycle_at.isoformat() if state.last_cycle_at else None,
+        "next_cycle_at": state.next_run_at,
+        "last_cycle_at": state.last_cycle_at,
         "consecutive_failures": state.consecutive_failures,
         "last_cycle": None if last is None else {
             "id": last.pk, "status": last.status, "reason": last.reason, "action": last.action,

@@ -17,9 +17,27 @@ from decisions.admin import pre_block
 from decisions.models import Notification, NotificationStatus
 from decisions.outbox import WAITING_NO_TELEGRAM, notification_retry
 
+from .models import BotState, ChatMessage, TelegramUpdate, UpdateStatus
+from .taps import notification_keyboard
+from .updates import update_retry
+
+
+class RetryOnlyAdmin(admin.ModelAdmin):
+    """Rows are read, and put back in their queue by a "Retry now" action, never edited."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Model level only: it enables the "Retry now" action; rows are never edited.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(RetryOnlyAdmin):
     list_display = (
         "id", "created_at", "kind", "chat_id", "state", "attempts", "short_text", "short_error",
         "next_attempt_at", "sent_at",
@@ -32,24 +50,14 @@ class NotificationAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("kind", "status", "chat_id", "approval_link", "text_block")}),
         ("Delivery", {"fields": ("attempts", "last_error", "next_attempt_at", "sent_at", "sent_parts",
-                                 "telegram_message_id", "reply_markup_block", "idempotency_key")}),
+                                 "telegram_message_id", "buttons_block", "idempotency_key")}),
         (None, {"fields": ("created_at", "updated_at")}),
     )
     readonly_fields = (
         "kind", "status", "chat_id", "approval_link", "text_block", "attempts", "last_error", "next_attempt_at",
-        "sent_at", "sent_parts", "telegram_message_id", "reply_markup_block", "idempotency_key", "created_at",
+        "sent_at", "sent_parts", "telegram_message_id", "buttons_block", "idempotency_key", "created_at",
         "updated_at",
     )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Model level only: it enables the "Retry now" action; rows are never edited.
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="status", ordering="status")
     def state(self, obj: Notification) -> str:
@@ -73,8 +81,9 @@ class NotificationAdmin(admin.ModelAdmin):
         return pre_block(obj.text)
 
     @admin.display(description="buttons")
-    def reply_markup_block(self, obj: Notification) -> str:
-        return pre_block(obj.reply_markup)
+    def buttons_block(self, obj: Notification) -> str:
+        keyboard = notification_keyboard(obj)  # derived as delivery does: nothing stored
+        return pre_block(keyboard.to_dict() if keyboard else None)
 
     @admin.display(description="approval")
     def approval_link(self, obj: Notification) -> str:
@@ -96,10 +105,7 @@ class NotificationAdmin(admin.ModelAdmin):
             messages.success(request, f"Queued {len(queued)} notification(s) for delivery now.")
 
 
-# --- the Telegram app's own models (appended) ------------------------------------------
-
-from .models import BotState, ChatMessage, TelegramUpdate, UpdateStatus
-from .updates import update_retry
+# --- the Telegram app's own models ------------------------------------------------------
 
 
 @admin.register(ChatMessage)
@@ -134,7 +140,7 @@ class ChatMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(TelegramUpdate)
-class TelegramUpdateAdmin(admin.ModelAdmin):
+class TelegramUpdateAdmin(RetryOnlyAdmin):
     """The inbox of updates, read-only; a failed one can be put back for another try."""
 
     list_display = ("update_id", "received_at", "source", "update_kind", "status", "attempts", "short_error",
@@ -147,16 +153,6 @@ class TelegramUpdateAdmin(admin.ModelAdmin):
     fields = ("update_id", "source", "status", "attempts", "last_error", "next_attempt_at", "processing_until",
               "received_at", "processed_at", "payload_block")
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # Model level only: it enables the "Retry now" action; rows are never edited.
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="kind")
     def update_kind(self, obj: TelegramUpdate) -> str:

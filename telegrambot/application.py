@@ -1,6 +1,6 @@
 """The python-telegram-bot Application that handles updates: the one handling path.
 
-PTB is async; the webhook view, Django-Q2 tasks and `run_bot` are sync. Its Bot holds
+PTB is async; the webhook view, Django-Q2 tasks and the poller are sync. Its Bot holds
 httpx clients bound to the event loop they were opened on, so nothing is kept between
 updates: `update_dispatch` builds the Application lazily, inside a fresh event loop
 (asgiref's `async_to_sync`, which also runs the handlers' `sync_to_async` work back on
@@ -8,7 +8,7 @@ the calling thread, inside its database connection and transaction), initializes
 (getMe), processes the one update and shuts it down. No loop outlives a call, so there
 is no "Event loop is closed" on the next update.
 
-The Application has no Updater (updates come from the webhook or `run_bot`, stored
+The Application has no Updater (updates come from the webhook or `telegrambot.polling`, stored
 first) and no JobQueue. What a handler raises is collected by the error handler and
 re-raised here, so `telegrambot.updates.update_process` can count the attempt and
 retry the update later.
@@ -18,7 +18,7 @@ from asgiref.sync import async_to_sync
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 
-from .bot import bot_settings
+from .bot import bot_build, bot_settings
 from .handlers import ERRORS_KEY, handlers_register
 
 # What the webhook (setWebhook) and polling (getUpdates) ask Telegram for.
@@ -26,21 +26,11 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 
 
 def application_build() -> Application:
-    """A new Application with the bot's handlers, configured from settings (fails fast,
-    with TelegramNotConfigured, when there is no bot token)."""
-    config = bot_settings()
-    app = (
-        ApplicationBuilder()
-        .token(config.token)
-        .base_url(config.base_url)
-        .connect_timeout(config.timeout)
-        .read_timeout(config.timeout)
-        .write_timeout(config.timeout)
-        .pool_timeout(config.timeout)
-        .updater(None)
-        .job_queue(None)
-        .build()
-    )
+    """A new Application with the bot's handlers and a Bot made as every Bot is
+    (`telegrambot.bot.bot_build`; fails fast, with TelegramNotConfigured, when there is no
+    bot token). Call it on the running loop."""
+    bot, _ = bot_build(bot_settings())  # the Application initializes and shuts it down
+    app = ApplicationBuilder().bot(bot).updater(None).job_queue(None).build()
     handlers_register(app)
     return app
 

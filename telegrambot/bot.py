@@ -81,6 +81,26 @@ def bot_settings() -> BotSettings:
     )
 
 
+def bot_build(config: BotSettings) -> tuple[Bot, tuple[HTTPXRequest, HTTPXRequest]]:
+    """The one way a Bot is made (for a `BotSession` and for the handlers' Application): the
+    configured token, API URL and per-phase timeout; returns it with its two HTTP clients
+    (requests, getUpdates). Call it on the event loop that will use it."""
+    request = _request(config, pool_size=CONNECTION_POOL_SIZE)
+    updates_request = _request(config, pool_size=1)
+    bot = Bot(config.token, base_url=config.base_url, request=request, get_updates_request=updates_request)
+    return bot, (request, updates_request)
+
+
+def _request(config: BotSettings, *, pool_size: int) -> HTTPXRequest:
+    return HTTPXRequest(
+        connection_pool_size=pool_size,
+        read_timeout=config.timeout,
+        write_timeout=config.timeout,
+        connect_timeout=config.timeout,
+        pool_timeout=config.timeout,
+    )
+
+
 class BotSession:
     """One Bot on one private event loop, usable from sync code; a context manager.
 
@@ -139,28 +159,11 @@ class BotSession:
 
     async def _open(self, config: BotSettings) -> Bot:
         # Built inside the loop, so the HTTP clients belong to it.
-        request = HTTPXRequest(
-            connection_pool_size=CONNECTION_POOL_SIZE,
-            read_timeout=config.timeout,
-            write_timeout=config.timeout,
-            connect_timeout=config.timeout,
-            pool_timeout=config.timeout,
-        )
-        updates_request = HTTPXRequest(
-            connection_pool_size=1,
-            read_timeout=config.timeout,
-            write_timeout=config.timeout,
-            connect_timeout=config.timeout,
-            pool_timeout=config.timeout,
-        )
-        self._requests = (request, updates_request)
-        bot = Bot(
-            config.token, base_url=config.base_url, request=request, get_updates_request=updates_request
-        )
+        bot, self._requests = bot_build(config)
         if self._initialize:
             await bot.initialize()  # calls getMe
         else:
-            await asyncio.gather(request.initialize(), updates_request.initialize())
+            await asyncio.gather(*(request.initialize() for request in self._requests))
         return bot
 
     async def _close(self) -> None:

@@ -10,19 +10,15 @@ kind of failure (never a stack trace); the apology is not part of later history.
 
 import logging
 
-from actions.selectors import tasks_count_open
 from budget.client import claude_complete
-from agentsite.core.clock import utc_now
 from agentsite.core.errors import ApplicationError
 from budget.errors import ClaudeCallError, ClaudeNotConfigured
 from budget.models import Scope
-from budget.selectors import budget_stats
-from decisions.selectors import agent_status
-from memory.selectors import memory_current_focus
 
 from .messages import reply_send
 from .models import ChatMessage, Direction, MessageKind
 from .selectors import chat_history
+from .status import status_text
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +53,7 @@ def chat_reply(*, update_id: int, chat_id: int, message_id: int | None = None) -
         return reply_send(chat_id=chat_id, update_id=update_id, kind=MessageKind.ERROR,
                           text="I didn't catch a message to answer.")
     try:
-        reply = claude_complete_chat(system=SYSTEM_PROMPT.format(state=state_summary()), messages=messages,
+        reply = claude_complete_chat(system=SYSTEM_PROMPT.format(state=status_text(for_model=True)), messages=messages,
                                      chat_id=chat_id, update_id=update_id)
     except ClaudeNotConfigured:
         return reply_send(chat_id=chat_id, update_id=update_id, kind=MessageKind.ERROR,
@@ -104,34 +100,3 @@ def history_messages(rows: list[ChatMessage]) -> list[dict]:
     while turns and turns[-1]["role"] == "assistant":
         turns.pop()
     return turns
-
-
-def state_summary() -> str:
-    """A few lines on the agent's state for the system prompt (read at call time)."""
-    status = agent_status()
-    stats = budget_stats()
-    proactive = stats["proactive"]
-    lines = [f"- Time: {utc_now():%Y-%m-%d %H:%M} UTC"]
-    if status["paused"]:
-        lines.append("- Proactive cycles: paused by the Master")
-    else:
-        nxt = status["next_cycle_at"]
-        lines.append(f"- Proactive cycles: running{f'; next at {nxt[:16]} UTC' if nxt else ''}")
-    last = status["last_cycle"]
-    if last is None:
-        lines.append("- Last cycle: none yet")
-    else:
-        what = last["action"] or last["reason"] or "no action"
-        result = f", result {last['result_status']}" if last["result_status"] else ""
-        lines.append(f"- Last cycle: #{last['id']} {last['status']}, {what}{result}")
-    lines.append(
-        f"- Proactive budget today: {proactive['used']:,} of {proactive['limit']:,} tokens used, "
-        f"level {proactive['level']}; chat tokens today: {stats['token_usage_today']['reactive']:,}"
-    )
-    lines.append(f"- Open tasks: {tasks_count_open()}; approvals waiting for the Master: {status['pending_approvals']}")
-    focus = memory_current_focus()
-    if focus:
-        lines.append(f"- Current focus: {focus[:300]}")
-    if status["consecutive_failures"]:
-        lines.append(f"- Consecutive failed cycles: {status['consecutive_failures']}")
-    return "\n".join(lines)

@@ -7,7 +7,6 @@ back as a one-line usage or error message, never an exception.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from actions.errors import TaskInvalid
 from actions.models import TaskSource
@@ -18,8 +17,10 @@ from budget.selectors import budget_stats
 from decisions.agent import agent_pause, agent_resume
 from decisions.approvals import approval_answer, approval_approve, approval_reject
 from decisions.models import ApprovalKind, ApprovalStatus, Surface
-from decisions.selectors import agent_status, approval_list
+from decisions.selectors import approval_list
 from memory.selectors import memory_recent
+
+from .status import status_text
 
 LIST_LIMIT = 20
 MEMORY_DEFAULT = 5
@@ -43,31 +44,7 @@ class UsageError(Exception):
 
 
 def _status(args: str, actor: str) -> str:
-    status = agent_status()
-    stats = budget_stats()["proactive"]
-    if status["paused"]:
-        state = "Paused (no proactive cycles until /resume; chat still works)"
-    else:
-        nxt = _when(status["next_cycle_at"])
-        state = f"Running; next cycle {nxt}" if nxt else "Running; next cycle at the next tick"
-    last = status["last_cycle"]
-    if last is None:
-        last_line = "Last cycle: none yet"
-    else:
-        what = last["action"] or "no action"
-        outcome = last["result_status"] or last["reason"] or "-"
-        when = _when(status["last_cycle_at"])
-        last_line = f"Last cycle #{last['id']}{f' ({when})' if when else ''}: {last['status']}, {what}, result {outcome}"
-    lines = [
-        state,
-        last_line,
-        (f"Budget: {stats['level']}, {stats['used']:,} of {stats['limit']:,} proactive tokens used today "
-         f"({stats['usage_ratio']:.0%}), {stats['remaining']:,} left"),
-        f"Open tasks: {tasks_count_open()}; pending approvals: {status['pending_approvals']}",
-    ]
-    if status["consecutive_failures"]:
-        lines.append(f"Consecutive failed cycles: {status['consecutive_failures']}")
-    return "\n".join(lines)
+    return status_text()
 
 
 def _budget(args: str, actor: str) -> str:
@@ -228,15 +205,6 @@ def _id_and_rest(args: str) -> tuple[int, str]:
 
 def _is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
-
-
-def _when(iso: str | None) -> str:
-    if not iso:
-        return ""
-    try:
-        return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M} UTC"
-    except ValueError:
-        return iso
 
 
 def _short(text: str, limit: int = LINE_CHARS) -> str:

@@ -26,7 +26,7 @@ settles back once answers are quick (`telegrambot.bot_state`).
 
 A text longer than Telegram's 4096 characters goes out in parts (`telegrambot.text`);
 `sent_parts` records progress, so a failure after part 1 resumes at part 2 and never
-re-sends part 1. The last part carries the stored inline keyboard.
+re-sends part 1. The last part carries the message's buttons (`telegrambot.taps`).
 
 What a failure does to the row (retry with capped backoff until the maximum age, fail at
 once, pause the bot, hold it back) is `telegrambot.delivery_outcomes`.
@@ -52,8 +52,9 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
+from django.dispatch import receiver
 from django.utils import timezone
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardMarkup
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -65,7 +66,7 @@ from telegram.error import (
 )
 
 from decisions.models import Notification, NotificationStatus
-from decisions.outbox import notification_assign_masters
+from decisions.outbox import notification_assign_masters, notification_requeued
 
 from .bot import BotSession, BotSettings, bot_settings, telegram_configured
 from .bot_state import bot_paused_for, bot_timeout_grow, bot_timeout_settle, pause_detail
@@ -75,6 +76,7 @@ from .delivery_outcomes import (
 )
 from .delivery_waiting import release_waiting, wait_for_telegram, waiting_for_master
 from .models import BotState, NotificationDelivery
+from .taps import notification_keyboard
 from .text import split_message
 
 logger = logging.getLogger(__name__)
@@ -82,7 +84,6 @@ logger = logging.getLogger(__name__)
 DEADLINE_FACTOR = 2  # a whole request may take this many per-phase timeouts
 LEASE_MARGIN_SECONDS = 30.0  # the database writes around a send
 ROUND_BUDGET_SECONDS = 120.0  # a round starts no new row after this (the next round goes on)
-BUTTON_FIELDS = frozenset({"text", "callback_data", "url"})
 
 ROW_FIELDS = [
     "chat_id", "status", "attempts", "last_error", "next_attempt_at", "sent_at", "sent_parts",
@@ -181,6 +182,12 @@ def outbox_expire(*, now: datetime | None = None) -> int:
     return expired
 
 
+@receiver(notification_requeued, dispatch_uid="telegrambot-notification-requeued")
+def _notification_requeued(sender, *, notification: Notification, now: datetime, **kwargs) -> None:
+    # Connected when the app is ready (telegrambot.apps imports this module).
+    notification_delivery_restart(notification=notification, now=now)
+
+
 def notification_delivery_restart(*, notification: Notification, now: datetime) -> None:
     """`notification_retry`'s hook (inside its transaction, the row locked): the row gets a
     fresh maximum age, and if a worker is sending it right now it stays that worker's
@@ -191,29 +198,6 @@ def notification_delivery_restart(*, notification: Notification, now: datetime) 
     if delivery.leased_until is not None and delivery.leased_until > now:
         notification.next_attempt_at = delivery.leased_until
         Notification.objects.filter(pk=notification.pk).update(next_attempt_at=delivery.leased_until)
-
-
-def build_reply_markup(data: dict | None) -> InlineKeyboardMarkup | None:
-    """The stored {"inline_keyboard": [[{"text", "callback_data" | "url"}, ...], ...]} as
-    python-telegram-bot's markup; ValueError when it is malformed."""
-    if data is None:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("inline_keyboard"), list):
-        raise ValueError('expected {"inline_keyboard": [[button, ...], ...]}')
-    rows = []
-    for row in data["inline_keyboard"]:
-        if not isinstance(row, list):
-            raise ValueError("each keyboard row must be a list of buttons")
-        buttons = []
-        for button in row:
-            if not isinstance(button, dict) or not isinstance(button.get("text"), str):
-                raise ValueError("each button needs a text")
-            unknown = set(button) - BUTTON_FIELDS
-            if unknown:
-                raise ValueError(f"unsupported button field(s): {', '.join(sorted(unknown))}")
-            buttons.append(InlineKeyboardButton(**button))
-        rows.append(buttons)
-    return InlineKeyboardMarkup(rows)
 
 
 # --- choosing and taking a row ------------------------------------------------------
@@ -304,56 +288,13 @@ def _attempt(session: BotSession, claim: _Claim) -> Outcome:
     parts = [part for part in split_message(row.text) if part.strip()]
     if not parts:
         return give_up(row, "permanent: the text is empty")
+    total = len(parts)
     try:
-        markup = build_reply_markup(row.reply_markup)
-    except ValueError as exc:
-        return give_up(row, f"permanent: invalid reply_markup ({exc})")
-
-    total, first, slowest = len(parts), row.sent_parts, 0.0
-    try:
-        for index in range(first, total):
-            if index > first:  # another worker may have met flood control meanwhile
-                paused = bot_paused_for(claim.bot_id, timezone.now())
-                if paused:
-                    return hold(row, f"{paused}{progress(row, total)}", stop=paused)
-            if timezone.now() + timedelta(seconds=claim.deadline) > claim.lease_until:
-                # Never start a request the lease can't cover: another worker may take the row then.
-                return hold(row, f"lease ran short (slow database?){progress(row, total)}")
-            began = time.monotonic()
-            message = session.call(
-                _sender(row.chat_id, parts[index], markup if index == total - 1 else None, claim.timeout),
-                deadline=claim.deadline,
-            )
-            slowest = max(slowest, time.monotonic() - began)
-            row.sent_parts = index + 1
-            row.telegram_message_id = message.message_id
-            # Progress is stored at once: a crash after this part never re-sends it.
-            Notification.objects.filter(pk=row.pk).update(
-                sent_parts=row.sent_parts, telegram_message_id=row.telegram_message_id
-            )
-    except RetryAfter as exc:
-        return rate_limited(row, exc, total, bot_id=claim.bot_id)
-    except InvalidToken as exc:
-        return token_rejected(row, exc)
-    except ChatMigrated as exc:
-        return chat_migrated(row, exc)
-    except (Forbidden, BadRequest) as exc:  # BadRequest before its base class NetworkError
-        return give_up(row, f"permanent: {describe(exc)}{progress(row, total)}")
-    except TimedOut as exc:
-        grown = bot_timeout_grow(bot_id=claim.bot_id, timed_out_after=claim.timeout)
-        return retry_later(
-            row,
-            f"{describe(exc)} (Telegram may have received it){progress(row, total)}; "
-            f"request timeout now {grown:g} s",
-            expires_at=claim.expires_at,
-        )
-    except TelegramError as exc:  # NetworkError (5xx, refused connection), Conflict, ...
-        return retry_later(row, f"{describe(exc)}{progress(row, total)}", expires_at=claim.expires_at)
-    except Exception as exc:  # a bug or an unexpected library error: keep the row, keep going
-        logger.exception("Unexpected error delivering notification #%s", row.pk)
-        reason = f"unexpected {type(exc).__name__}{progress(row, total)}"
-        return retry_later(row, reason, expires_at=claim.expires_at)
-
+        slowest = _send_parts(session, claim, parts, notification_keyboard(row))
+    except Exception as exc:  # noqa: BLE001 (mapped to what the row does next)
+        return _failed(claim, exc, total)
+    if isinstance(slowest, Outcome):
+        return slowest
     bot_timeout_settle(bot_id=claim.bot_id, used=claim.timeout, slowest=slowest)
     row.status = NotificationStatus.SENT
     row.attempts += 1
@@ -365,6 +306,60 @@ def _attempt(session: BotSession, claim: _Claim) -> Outcome:
         row.pk, row.kind, row.chat_id, total, row.attempts,
     )
     return Outcome(SENT)
+
+
+def _send_parts(session: BotSession, claim: _Claim, parts: list[str], markup) -> float | Outcome:
+    """Send the parts not sent yet, the keyboard on the last; the slowest request's seconds,
+    or the Outcome of holding the row back before a part (nothing was tried for it)."""
+    row, total, first = claim.row, len(parts), claim.row.sent_parts
+    slowest = 0.0
+    for index in range(first, total):
+        if index > first:  # another worker may have met flood control meanwhile
+            paused = bot_paused_for(claim.bot_id, timezone.now())
+            if paused:
+                return hold(row, f"{paused}{progress(row, total)}", stop=paused)
+        if timezone.now() + timedelta(seconds=claim.deadline) > claim.lease_until:
+            # Never start a request the lease can't cover: another worker may take the row then.
+            return hold(row, f"lease ran short (slow database?){progress(row, total)}")
+        began = time.monotonic()
+        message = session.call(
+            _sender(row.chat_id, parts[index], markup if index == total - 1 else None, claim.timeout),
+            deadline=claim.deadline,
+        )
+        slowest = max(slowest, time.monotonic() - began)
+        row.sent_parts = index + 1
+        row.telegram_message_id = message.message_id
+        # Progress is stored at once: a crash after this part never re-sends it.
+        Notification.objects.filter(pk=row.pk).update(
+            sent_parts=row.sent_parts, telegram_message_id=row.telegram_message_id
+        )
+    return slowest
+
+
+def _failed(claim: _Claim, exc: Exception, total: int) -> Outcome:
+    """What a failed send does to the row, by what Telegram (or the library) raised."""
+    row = claim.row
+    if isinstance(exc, RetryAfter):
+        return rate_limited(row, exc, total, bot_id=claim.bot_id)
+    if isinstance(exc, InvalidToken):
+        return token_rejected(row, exc)
+    if isinstance(exc, ChatMigrated):
+        return chat_migrated(row, exc)
+    if isinstance(exc, (Forbidden, BadRequest)):  # before their base class NetworkError
+        return give_up(row, f"permanent: {describe(exc)}{progress(row, total)}")
+    if isinstance(exc, TimedOut):
+        grown = bot_timeout_grow(bot_id=claim.bot_id, timed_out_after=claim.timeout)
+        return retry_later(
+            row,
+            f"{describe(exc)} (Telegram may have received it){progress(row, total)}; "
+            f"request timeout now {grown:g} s",
+            expires_at=claim.expires_at,
+        )
+    if isinstance(exc, TelegramError):  # NetworkError (5xx, refused connection), Conflict, ...
+        return retry_later(row, f"{describe(exc)}{progress(row, total)}", expires_at=claim.expires_at)
+    # A bug or an unexpected library error: keep the row, keep going.
+    logger.error("Unexpected error delivering notification #%s", row.pk, exc_info=exc)
+    return retry_later(row, f"unexpected {type(exc).__name__}{progress(row, total)}", expires_at=claim.expires_at)
 
 
 def _sender(chat_id: int, text: str, markup: InlineKeyboardMarkup | None, timeout: float):

@@ -6,13 +6,14 @@ result on the row (the caller saves it) and says whether the round goes on:
   (shared by all workers through `BotState`, see `telegrambot.bot_state`); the round stops;
   counted in `attempts`, never fails a row;
 - refused for good (400 BadRequest such as "chat not found", 403 Forbidden such as
-  "bot was blocked by the user"), an empty text or a malformed stored keyboard (`give_up`):
+  "bot was blocked by the user"), or an empty text (`give_up`):
   failed at once;
 - the token or API URL rejected (401/404 InvalidToken, `token_rejected`): not the message's
   fault, so no attempt is counted; the row stays due, `last_error` says why, the round stops;
 - the chat became a supergroup (`chat_migrated`): retried at once in the new chat;
 - anything else (502, timeouts, refused connections, network; `retry_later`): retried with
-  exponential backoff (`retry_delay`: 5 s, 10 s, 20 s ... at most 10 min) for as long as the
+  exponential backoff (`retry_delay`: 5 s, 10 s, 20 s ... at most 10 min; the rule is
+  `telegrambot.backoff`) for as long as the
   row is younger than NOTIFICATION_MAX_AGE_SECONDS (`max_age`; counted from when it was
   written, or from "Retry now", or from when delivery became possible: a token or a Master
   chat configured after it was written); then it fails (`expire`), `last_error` saying it
@@ -23,18 +24,17 @@ secrets (`clean`).
 """
 
 import logging
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 from telegram.error import ChatMigrated, InvalidToken, RetryAfter
-from telegram.warnings import PTBDeprecationWarning
 
 from agentsite.core.redaction import redact_short
 from decisions.models import Notification, NotificationStatus
 
+from .backoff import backoff_delay, retry_after_seconds
 from .bot_state import bot_pause
 
 # The delivery's logger: these records are part of the delivery's log, as before the split.
@@ -56,8 +56,7 @@ class Outcome:
 
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt: 5 s, 10 s, 20 s ... at most 10 min."""
-    exponent = min(max(attempts - 1, 0), 32)  # beyond this the cap is reached anyway
-    return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2**exponent, BACKOFF_CAP_SECONDS))
+    return backoff_delay(attempts=attempts, base_seconds=BACKOFF_BASE_SECONDS, cap_seconds=BACKOFF_CAP_SECONDS)
 
 
 def max_age() -> timedelta:
@@ -111,7 +110,7 @@ def hold(row: Notification, reason: str, *, stop: str = "") -> Outcome:
 
 
 def rate_limited(row: Notification, exc: RetryAfter, total: int, *, bot_id: str) -> Outcome:
-    seconds = max(_retry_after_seconds(exc), 1.0)
+    seconds = max(retry_after_seconds(exc), 1.0)
     until = bot_pause(
         bot_id=bot_id, until=timezone.now() + timedelta(seconds=seconds),
         reason=f"429 on notification #{row.pk}: retry after {seconds:g} s",
@@ -173,9 +172,3 @@ def _age_text(age: timedelta) -> str:
             return f"{count} {name}{'s' if count != 1 else ''}"
     return f"{seconds} s"
 
-
-def _retry_after_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # int-or-timedelta is deprecated in favour of timedelta
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)

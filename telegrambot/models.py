@@ -10,9 +10,6 @@ state (flood control, the grown request timeout, leases, restarted expiry window
 
 from django.db import models
 from django.db.models import Q
-from django.dispatch import receiver
-
-from decisions.outbox import notification_requeued
 
 
 class UpdateStatus(models.TextChoices):
@@ -159,11 +156,3 @@ class NotificationDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"Delivery of notification #{self.notification_id}"
-
-
-# Connected here: every process (web, workers, commands) imports the models at startup.
-@receiver(notification_requeued, dispatch_uid="telegrambot-notification-requeued")
-def _notification_requeued(sender, *, notification, now, **kwargs) -> None:
-    from .delivery import notification_delivery_restart
-
-    notification_delivery_restart(notification=notification, now=now)

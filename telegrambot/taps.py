@@ -1,20 +1,20 @@
-"""Button taps: the Master's one-tap decisions on an approval (approve:<id>, reject:<id>,
-ans:<id>:<option>), made through the approval services, and the line saying how it ended.
+"""Approval buttons, both ways: the inline keyboard an approval request carries (derived
+when the message is sent, from the approval it asks about: decisions stores no Telegram
+detail) and the Master's tap on one of them (approve:<id>, reject:<id>, ans:<id>:<option>),
+decided through the approval services, with the line saying how it ended.
 """
 
 from dataclasses import dataclass
 
-from decisions.approvals import (
-    ANSWER,
-    APPROVE,
-    REJECT,
-    approval_answer_option,
-    approval_approve,
-    approval_reject,
-)
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from decisions.approvals import approval_answer_option, approval_approve, approval_reject
 from decisions.errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
-from decisions.models import Approval, ApprovalStatus, Surface
+from decisions.models import Approval, ApprovalKind, ApprovalStatus, Notification, NotificationKind, Surface
 from decisions.selectors import approval_effective_status
+
+# The callback_data verbs: "approve:<id>", "reject:<id>", "ans:<id>:<option index>".
+APPROVE, REJECT, ANSWER = "approve", "reject", "ans"
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,26 @@ class TapOutcome:
 
     answer: str
     footer: str | None = None
+
+
+def notification_keyboard(notification: Notification) -> InlineKeyboardMarkup | None:
+    """The buttons a message carries: only an approval request has any (see `approval_keyboard`)."""
+    if notification.kind != NotificationKind.APPROVAL_REQUEST or notification.approval_id is None:
+        return None
+    return approval_keyboard(notification.approval)
+
+
+def approval_keyboard(approval: Approval) -> InlineKeyboardMarkup | None:
+    """A decision: Approve and Reject on one row; a question with options: one button per
+    option, one per row; a question without options: none (the Master replies in words)."""
+    if approval.kind == ApprovalKind.DECISION:
+        rows = [[("Approve", f"{APPROVE}:{approval.pk}"), ("Reject", f"{REJECT}:{approval.pk}")]]
+    else:
+        rows = [[(option, f"{ANSWER}:{approval.pk}:{i}")] for i, option in enumerate(approval.options or [])]
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(text, callback_data=data) for text, data in row]
+                                 for row in rows])
 
 
 def callback_data_parse(data: str) -> tuple[str, int, int | None] | None:

@@ -4,7 +4,7 @@ One handling path, whichever way an update arrives:
 
     webhook view ──┐                         ┌── update_process_task (Django-Q2, queued on commit)
                    ├─ update_store (once per ┤
-    run_bot poll ──┘   update_id)            └── update_process inline (polling)
+    polling ───────┘   update_id)            └── update_process inline (polling)
                                                      │
                                    telegrambot.application.update_dispatch (PTB handlers)
 
@@ -37,6 +37,7 @@ from agentsite.core.clock import utc_now
 from agentsite.core.errors import ApplicationError
 
 from .application import update_dispatch
+from .backoff import backoff_delay
 from .bot import telegram_configured
 from .models import TelegramUpdate, UpdateSource, UpdateStatus
 from .selectors import updates_due
@@ -45,7 +46,7 @@ from .storable import payload_storable
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-RETRY_BASE_SECONDS = 30
+RETRY_BASE_SECONDS = 30  # then 60 s, 120 s ... at most 30 min between tries
 RETRY_CAP_SECONDS = 1800
 
 def processing_lease() -> timedelta:
@@ -162,7 +163,7 @@ def _processing_failed(update: TelegramUpdate, exc: Exception) -> str:
         result = FAILED
         logger.error("Telegram update %s failed for good: %s", update.update_id, reason, exc_info=exc)
     else:
-        delay = retry_delay(attempts)
+        delay = backoff_delay(attempts=attempts, base_seconds=RETRY_BASE_SECONDS, cap_seconds=RETRY_CAP_SECONDS)
         fields.update(next_attempt_at=utc_now() + delay,
                       last_error=error_summary_text(
                           f"attempt {attempts} of {MAX_ATTEMPTS} failed: {reason}; "
@@ -178,11 +179,6 @@ def _telegram_unavailable(exc: Exception) -> bool:
     edits) never raise, so it comes from starting the bot (getMe): network trouble, 5xx,
     flood control, a rejected token. A 400/403 would be the update's own doing."""
     return isinstance(exc, TelegramError) and not isinstance(exc, (BadRequest, Forbidden))
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """The wait after the `attempts`-th failure: 30 s, 60 s, 120 s ... at most 30 min."""
-    return timedelta(seconds=min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_CAP_SECONDS))
 
 
 def updates_retry_due(*, limit: int = 50, time_budget_seconds: float = SWEEP_TIME_BUDGET_SECONDS) -> dict:

@@ -8,6 +8,7 @@ Output serializers only shape what the selectors and services return.
 
 from collections.abc import Mapping
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -335,10 +336,19 @@ class LastCycleSerializer(serializers.Serializer):
     result_status = serializers.CharField(allow_null=True)
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
+class IsoDateTimeField(serializers.Field):
+    """A datetime as Python's isoformat (microseconds kept, "+00:00"), as the agent's status
+    has always been given; DRF's DateTimeField would write "Z"."""
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
 class AgentStatusSerializer(serializers.Serializer):
     paused = serializers.BooleanField()
-    next_cycle_at = serializers.DateTimeField(allow_null=True)
-    last_cycle_at = serializers.DateTimeField(allow_null=True)
+    next_cycle_at = IsoDateTimeField(allow_null=True)
+    last_cycle_at = IsoDateTimeField(allow_null=True)
     consecutive_failures = serializers.IntegerField()
     last_cycle = LastCycleSerializer(allow_null=True)
     pending_approvals = serializers.IntegerField()

@@ -11,6 +11,7 @@ from decisions.agent import agent_pause, agent_state_get, cycle_lock_acquire
 from decisions.models import AgentState, Approval, Cycle, CycleStatus, Notification
 from decisions.services import cycle_run, proactive_tick
 from memory.models import MemoryEntry, MemoryKind
+from telegrambot.taps import notification_keyboard
 from tests.factories import decision, decision_text
 from tests.fakes.anthropic_api import OVERLOADED, SERVER_ERROR
 
@@ -61,7 +62,8 @@ def test_an_unsure_decision_waits_for_the_master(claude, master):
     assert (approval.status, approval.kind, approval.action, approval.cycle_id) == ("pending", "decision", "develop_skill", run.cycle.pk)
     request = kinds("approval_request").get()
     assert request.chat_id == 1001 and "develop_skill" in request.text
-    assert request.reply_markup["inline_keyboard"][0][0]["callback_data"] == f"approve:{approval.pk}"
+    keyboard = notification_keyboard(request).to_dict()  # the buttons Telegram gets
+    assert keyboard["inline_keyboard"][0][0]["callback_data"] == f"approve:{approval.pk}"
     assert run.cycle.executed is False
     assert len(claude.message_requests) == 1  # the skill was not practised
 

@@ -40,11 +40,3 @@ def handle(payload: dict, *, deliver: bool = True) -> str:
 
 def stored(payload: dict) -> TelegramUpdate:
     return TelegramUpdate.objects.get(update_id=payload["update_id"])
-
-
-def configure(telegram, settings):
-    """For each module's `bot` fixture (over `telegram` and `claude`): a webhook secret, no
-    webhook URL; returns the Telegram fake."""
-    settings.TELEGRAM_WEBHOOK_SECRET = WEBHOOK_SECRET
-    settings.TELEGRAM_WEBHOOK_URL = ""
-    return telegram

@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from decisions.models import Notification, NotificationStatus
+from decisions.models import Approval, ApprovalKind, Notification, NotificationStatus
+from tests.telegrambot._support import WEBHOOK_SECRET
 
 _keys = itertools.count(1)
 
@@ -17,6 +18,34 @@ def pending(text: str, *, chat_id: int | None = 1001, **fields) -> Notification:
         chat_id=chat_id, text=text, kind=fields.pop("kind", "message"),
         idempotency_key=fields.pop("idempotency_key", f"test:{next(_keys)}:{chat_id}"), **fields,
     )
+
+
+def decision_approval() -> Approval:
+    """A pending decision for the Master, with no message written for it yet."""
+    return Approval.objects.create(kind=ApprovalKind.DECISION, action="develop_skill", payload={},
+                                   expires_at=timezone.now() + timedelta(hours=1))
+
+
+def decision_keyboard(approval_id: int) -> dict:
+    """The buttons of a decision's request as Telegram receives them."""
+    return {"inline_keyboard": [[{"text": "Approve", "callback_data": f"approve:{approval_id}"},
+                                 {"text": "Reject", "callback_data": f"reject:{approval_id}"}]]}
+
+
+@pytest.fixture
+def bot(telegram, claude, settings):
+    """Telegram (Master 1001, a webhook secret, no webhook URL) and Claude configured against
+    the fakes; the Telegram fake."""
+    settings.TELEGRAM_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.TELEGRAM_WEBHOOK_URL = ""
+    return telegram
+
+
+@pytest.fixture
+def no_model_calls(claude):
+    """For tests where nothing may reach the model (commands, taps, strangers)."""
+    yield
+    assert claude.message_requests == [], "the model was called"
 
 
 @pytest.fixture

@@ -6,15 +6,9 @@ from agentsite.core.clock import utc_now
 from telegrambot import admin as telegram_admin
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateStatus
 from telegrambot.updates import processing_lease, update_retry, update_store
-from tests.telegrambot._support import STRANGER, configure, handle, message
+from tests.telegrambot._support import STRANGER, handle, message
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bot(telegram, claude, settings):
-    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
-    return configure(telegram, settings)
 
 
 def test_strangers_messages_are_listed_and_filterable(admin_client, bot):

@@ -11,23 +11,12 @@ from decisions.models import Approval, ApprovalStatus, Surface
 from telegrambot.models import TelegramUpdate, UpdateStatus
 from telegrambot.taps import callback_data_parse
 from tests.factories import decision
-from tests.telegrambot._support import MASTER, STRANGER, configure, handle, tap
+from tests.telegrambot._support import MASTER, STRANGER, handle, tap
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_model_calls")]
 
-
-@pytest.fixture
-def bot(telegram, claude, settings):
-    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
-    return configure(telegram, settings)
 
 REQUEST_TEXT = "Approval needed (#1): meditate"
-
-
-@pytest.fixture(autouse=True)
-def no_model_calls(claude):
-    yield
-    assert claude.message_requests == []
 
 
 def request() -> Approval:

@@ -14,15 +14,9 @@ from telegrambot.models import ChatMessage, Direction, MessageKind
 from telegrambot.text import split_message
 from tests.factories import decision
 from tests.fakes.anthropic_api import OVERLOADED, SERVER_ERROR, UNAUTHORIZED
-from tests.telegrambot._support import MASTER, configure, handle, message
+from tests.telegrambot._support import MASTER, handle, message
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bot(telegram, claude, settings):
-    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
-    return configure(telegram, settings)
 
 
 def chat(bot, claude, text: str, answer: str | None = "ok", **kwargs) -> list[str]:

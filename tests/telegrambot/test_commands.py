@@ -16,21 +16,9 @@ from telegrambot.commands import COMMANDS
 from telegrambot.delivery import outbox_deliver
 from telegrambot.models import ChatMessage, Direction, MessageKind
 from tests.factories import decision
-from tests.telegrambot._support import MASTER, configure, handle, message
+from tests.telegrambot._support import MASTER, handle, message
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bot(telegram, claude, settings):
-    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
-    return configure(telegram, settings)
-
-
-@pytest.fixture(autouse=True)
-def no_model_calls(claude):
-    yield
-    assert claude.message_requests == [], "a command called the model"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_model_calls")]
 
 
 def reply(bot, text: str) -> str:

@@ -1,12 +1,10 @@
 """Outbox delivery against the fake Bot API, through the real python-telegram-bot."""
 
 import logging
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone
 
 from decisions.models import Notification, NotificationStatus
@@ -17,15 +15,14 @@ from telegrambot.delivery import outbox_deliver
 from telegrambot.delivery_outcomes import BACKOFF_CAP_SECONDS, retry_delay
 from telegrambot.tasks import outbox_deliver_task
 from telegrambot.text import split_message
+from tests.concurrency import run_at_once
 from tests.conftest import TEST_BOT_TOKEN
 from tests.fakes.telegram_api import BOT_BLOCKED, CHAT_NOT_FOUND, callback_query_update, message_update
 
-from .conftest import pending
+from .conftest import decision_approval, decision_keyboard, pending
 
 pytestmark = pytest.mark.django_db
 
-KEYBOARD = {"inline_keyboard": [[{"text": "Approve", "callback_data": "approval:7:approve"},
-                                 {"text": "Reject", "callback_data": "approval:7:reject"}]]}
 
 
 def long_text(paragraphs: int = 7) -> str:
@@ -87,12 +84,13 @@ def test_the_task_is_a_thin_wrapper(telegram):
 
 
 def test_buttons_arrive_with_the_message(telegram):
-    [row] = notification_enqueue(kind="approval_request", text="May I?", key="ask", reply_markup=KEYBOARD)
+    approval = decision_approval()
+    [row] = notification_enqueue(kind="approval_request", text="May I?", key="ask", approval=approval)
 
     outbox_deliver()
 
     [message] = telegram.sent_messages
-    assert message["reply_markup"] == KEYBOARD
+    assert message["reply_markup"] == decision_keyboard(approval.pk)
     row.refresh_from_db()
     assert row.status == NotificationStatus.SENT
 
@@ -118,7 +116,8 @@ def test_rows_not_yet_due_wait(telegram):
 def test_a_long_text_goes_in_parts_that_fit_and_reassemble(telegram):
     text = long_text()
     assert len(text) >= 10_000
-    row = pending(text, reply_markup=KEYBOARD)
+    approval = decision_approval()
+    row = pending(text, kind="approval_request", approval=approval)
 
     outbox_deliver()
 
@@ -126,7 +125,7 @@ def test_a_long_text_goes_in_parts_that_fit_and_reassemble(telegram):
     assert len(sent) == len(split_message(text)) >= 3
     assert all(len(m["text"]) <= 4096 for m in sent)
     assert "\n\n".join(m["text"] for m in sent) == text  # cut at paragraph breaks only
-    assert [m["reply_markup"] for m in sent] == [None] * (len(sent) - 1) + [KEYBOARD]
+    assert [m["reply_markup"] for m in sent] == [None] * (len(sent) - 1) + [decision_keyboard(approval.pk)]
     row.refresh_from_db()
     assert (row.status, row.sent_parts, row.attempts) == (NotificationStatus.SENT, len(sent), 1)
     assert row.telegram_message_id == sent[-1]["message_id"]
@@ -366,16 +365,6 @@ def test_a_migrated_chat_is_followed(telegram, make_due):
     assert telegram.sent_messages[-1]["chat_id"] == -1004001
 
 
-def test_a_malformed_keyboard_fails_without_sending(telegram):
-    row = pending("broken", reply_markup={"inline_keyboard": [[{"label": "no text"}]]})
-
-    assert outbox_deliver()["failed"] == 1
-
-    row.refresh_from_db()
-    assert row.status == NotificationStatus.FAILED and "invalid reply_markup" in row.last_error
-    assert telegram.calls("sendMessage") == []
-
-
 # --- configuration and secrets ---------------------------------------------------------
 
 
@@ -546,26 +535,8 @@ def test_concurrent_workers_send_each_notification_exactly_once(telegram):
     for text in texts:
         pending(text)
     telegram.slow(0.02, times=None, method="sendMessage")  # keep the row locks overlapping
-    start = threading.Barrier(WORKERS)
-    reports: list[dict] = []
-    errors: list[BaseException] = []
+    reports = run_at_once(outbox_deliver, count=WORKERS, timeout=60)  # re-raises a worker's error
 
-    def worker() -> None:
-        try:
-            start.wait()
-            reports.append(outbox_deliver())
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert errors == []
     assert sorted(telegram.texts()) == sorted(texts)  # each exactly once
     assert sum(r["sent"] for r in reports) == NOTIFICATIONS
     assert sum(r["skipped"] for r in reports) > 0  # the workers really did compete

@@ -13,19 +13,17 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 
-from decisions.models import Notification, NotificationStatus
+from decisions.models import Approval, Notification, NotificationStatus
 from decisions.outbox import notification_enqueue, notification_retry
 from telegrambot import delivery
 from telegrambot.delivery import outbox_deliver
 from telegrambot.models import BotState
 from tests.fakes.telegram_api import BOT_ID
 
-from .conftest import pending
+from .conftest import decision_approval, decision_keyboard, pending
 
 pytestmark = pytest.mark.django_db
 
-KEYBOARD = {"inline_keyboard": [[{"text": "Approve", "callback_data": "approval:7:approve"},
-                                 {"text": "Reject", "callback_data": "approval:7:reject"}]]}
 UNREACHABLE = "http://127.0.0.1:9/bot"  # nothing listens: connections are refused
 
 
@@ -38,8 +36,8 @@ def write_backlog(clock) -> dict[int, list[str]]:
         for chat in expected:
             expected[chat].append(f"both {i}")
         clock.shift(1)
-    notification_enqueue(kind="approval_request", text="May I spend 10 EUR?", key="ask", reply_markup=KEYBOARD,
-                         chat_id=1001)
+    notification_enqueue(kind="approval_request", text="May I spend 10 EUR?", key="ask",
+                         approval=decision_approval(), chat_id=1001)
     expected[1001].append("May I spend 10 EUR?")
     clock.shift(1)
     notification_enqueue(kind="message", text="after the question", key="after", chat_id=1001)
@@ -86,7 +84,7 @@ def test_telegram_down_two_hours_then_every_message_arrives_once_in_order(telegr
     for chat, texts in expected.items():
         assert telegram.texts(chat) == texts  # each exactly once, in the order written
     [question] = [m for m in telegram.sent_messages if m["text"] == "May I spend 10 EUR?"]
-    assert question["reply_markup"] == KEYBOARD
+    assert question["reply_markup"] == decision_keyboard(Approval.objects.get().pk)
     print(f"\n[{outage}] head retried {tries} times in 2 h; all 8 delivered {back} round(s) after recovery")
 
 

@@ -8,25 +8,18 @@ from django.core.management import CommandError, call_command
 from django.db import DataError, OperationalError
 
 from decisions.models import Notification
-from telegrambot.management.commands import run_bot as run_bot_module
-from telegrambot.management.commands.run_bot import Command as RunBot
+from telegrambot import polling
+from telegrambot.polling import Poller
 from telegrambot.models import ChatMessage, TelegramUpdate, UpdateSource, UpdateStatus
 from tests.telegrambot._support import (
     MASTER,
     STRANGER,
     WEBHOOK_SECRET,
-    configure,
     message,
     tap,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bot(telegram, claude, settings):
-    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
-    return configure(telegram, settings)
 
 
 def run_once() -> None:
@@ -85,17 +78,16 @@ def test_polling_and_the_webhook_give_the_same_result(bot, claude, client, djang
 
 def test_the_offset_confirms_what_was_stored(bot):
     first = bot.push_update(message("/status"))
-    command = RunBot()
-    command._stopping, command._waiting, command._offset = False, False, None
+    command = Poller()
 
-    command._round(session_timeout=0)
+    command.round(session_timeout=0)
     second = bot.push_update(message("/budget"))
-    command._round(session_timeout=0)
+    command.round(session_timeout=0)
 
     polls = bot.calls("getUpdates")
     assert "offset" not in polls[0]
     assert polls[1]["offset"] == str(first["update_id"] + 1)
-    assert command._offset == second["update_id"] + 1
+    assert command.offset == second["update_id"] + 1
 
 
 def test_an_update_already_stored_is_not_handled_again(bot):
@@ -134,7 +126,7 @@ def test_a_run_with_nothing_new_confirms_nothing(bot):
 def test_cron_runs_work_through_a_backlog_larger_than_a_batch(bot, monkeypatch):
     """Every --once run fetches a batch; without the confirmation the next run would get
     the same batch again and never reach the updates behind it."""
-    monkeypatch.setattr(run_bot_module, "BATCH_LIMIT", 2)
+    monkeypatch.setattr(polling, "BATCH_LIMIT", 2)
     updates = [bot.push_update(message("/status")) for _ in range(5)]
 
     for _ in range(3):
@@ -148,12 +140,11 @@ def test_cron_runs_work_through_a_backlog_larger_than_a_batch(bot, monkeypatch):
 
 def test_an_update_arriving_between_the_round_and_the_confirmation_is_kept(bot):
     first = bot.push_update(message("/status"))
-    command = RunBot()
-    command._stopping, command._waiting, command._offset, command._confirmed = False, False, None, None
-    command._round(session_timeout=0)
+    command = Poller()
+    command.round(session_timeout=0)
     late = bot.push_update(message("/budget"))
 
-    command._confirm()
+    command.confirm()
 
     assert [u["update_id"] for u in bot.pending_updates] == [late["update_id"]]
     run_once()
@@ -181,7 +172,7 @@ def test_a_failed_confirmation_is_only_logged(bot, caplog):
 def test_an_update_that_cannot_be_stored_is_skipped_after_a_few_tries(bot, monkeypatch, caplog):
     poison = bot.push_update(message("/status"))
     after = bot.push_update(message("/budget"))
-    real_store = run_bot_module.update_store
+    real_store = polling.update_store
     tries = []
 
     def store(*, payload, **kwargs):
@@ -190,13 +181,13 @@ def test_an_update_that_cannot_be_stored_is_skipped_after_a_few_tries(bot, monke
             raise DataError("unsupported Unicode escape sequence")
         return real_store(payload=payload, **kwargs)
 
-    monkeypatch.setattr(run_bot_module, "update_store", store)
-    monkeypatch.setattr(run_bot_module, "STORE_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(polling, "update_store", store)
+    monkeypatch.setattr(polling, "STORE_RETRY_SECONDS", 0.0)
 
     with caplog.at_level(logging.ERROR, logger="telegrambot.polling"):
         run_once()
 
-    assert len(tries) == run_bot_module.STORE_ATTEMPTS
+    assert len(tries) == polling.STORE_ATTEMPTS
     assert f"Update {poison['update_id']} could not be stored after 3 tries" in caplog.text
     assert list(TelegramUpdate.objects.values_list("update_id", "status")) == [
         (after["update_id"], UpdateStatus.PROCESSED)]
@@ -209,9 +200,9 @@ def test_while_the_database_is_away_nothing_is_skipped(bot, monkeypatch):
     def store(**kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(run_bot_module, "update_store", store)
-    monkeypatch.setattr(run_bot_module, "_database_answers", lambda: False)
-    monkeypatch.setattr(run_bot_module, "STORE_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr(polling, "update_store", store)
+    monkeypatch.setattr(polling, "_database_answers", lambda: False)
+    monkeypatch.setattr(polling, "STORE_RETRY_SECONDS", 0.0)
 
     with pytest.raises(OperationalError):
         run_once()
@@ -223,10 +214,9 @@ def test_while_the_database_is_away_nothing_is_skipped(bot, monkeypatch):
 def test_network_errors_are_retried_with_backoff(bot):
     bot.fail(502, method="getUpdates", times=1)
     bot.push_update(message("/status"))
-    command = RunBot()
-    command._stopping, command._waiting, command._offset = False, False, None
+    command = Poller()
     rounds, sleeps = [], []
-    real_round = command._round
+    real_round = command.round
 
     def counting_round(**kwargs):
         rounds.append(kwargs)
@@ -234,12 +224,12 @@ def test_network_errors_are_retried_with_backoff(bot):
             real_round(**kwargs)
         finally:
             if len(rounds) >= 2:
-                command._stopping = True
+                command.stopping = True
 
-    command._round = counting_round
-    command._sleep = lambda seconds, why: sleeps.append((seconds, why))
+    command.round = counting_round
+    command.sleep = lambda seconds, why: sleeps.append((seconds, why))
 
-    command._run(timeout=0)
+    command.run(timeout=0)
 
     assert sleeps == [(1.0, "network error")]
     assert len(rounds) == 2
@@ -332,24 +322,22 @@ def test_webhook_errors_are_reported_without_the_token(bot):
 def test_the_poller_also_sweeps_waiting_updates(bot, monkeypatch):
     """Without a worker, updates left waiting are retried by the poller itself."""
     from agentsite.core.clock import utc_now
-    from telegrambot.management.commands import run_bot
     from telegrambot.updates import update_store
 
     waiting = message("/status")
     update_store(payload=waiting)
     TelegramUpdate.objects.update(next_attempt_at=utc_now())
-    monkeypatch.setattr(run_bot, "SWEEP_INTERVAL_SECONDS", 0.0)
-    command = RunBot()
-    command._stopping, command._waiting, command._offset = False, False, None
-    real_round = command._round
+    monkeypatch.setattr(polling, "SWEEP_INTERVAL_SECONDS", 0.0)
+    command = Poller()
+    real_round = command.round
 
     def one_round(**kwargs):
         real_round(**kwargs)
-        command._stopping = True
+        command.stopping = True
 
-    command._round = one_round
+    command.round = one_round
 
-    command._run(timeout=0)
+    command.run(timeout=0)
 
     assert TelegramUpdate.objects.get().status == UpdateStatus.PROCESSED
     assert bot.texts(MASTER)[0].startswith("Running")

@@ -27,7 +27,6 @@ from tests.concurrency import run_at_once
 from tests.conftest import TEST_BOT_TOKEN
 from tests.telegrambot._support import (
     MASTER,
-    configure,
     handle,
     message,
     next_update_id,
@@ -35,12 +34,6 @@ from tests.telegrambot._support import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bot(telegram, claude, settings):
-    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
-    return configure(telegram, settings)
 
 
 def make_due() -> None:

@@ -23,26 +23,13 @@ from tests.factories import decision
 from tests.telegrambot._support import (
     MASTER,
     STRANGER,
-    configure,
     handle,
     message,
     next_update_id,
     tap,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def bot(telegram, claude, settings):
-    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
-    return configure(telegram, settings)
-
-
-@pytest.fixture(autouse=True)
-def no_model_calls(claude):
-    yield
-    assert claude.message_requests == [], "a stranger reached the model"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_model_calls")]
 
 
 def test_a_strangers_message_is_stored_and_gets_one_notice(bot):

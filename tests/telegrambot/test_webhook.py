@@ -14,7 +14,6 @@ from tests.conftest import TEST_BOT_TOKEN
 from tests.telegrambot._support import (
     MASTER,
     WEBHOOK_SECRET,
-    configure,
     message,
     next_update_id,
     stored,
@@ -23,11 +22,6 @@ from tests.telegrambot._support import (
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture
-def bot(telegram, claude, settings):
-    """Telegram (Master 1001, webhook secret) and Claude configured against the fakes; the Telegram fake."""
-    return configure(telegram, settings)
 
 URL = "/telegram/webhook/"
 HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"

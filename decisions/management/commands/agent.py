@@ -19,6 +19,8 @@ class Command(BaseCommand):
         elif verb == "resume":
             agent_resume()
         status = agent_status()
+        for key in ("next_cycle_at", "last_cycle_at"):
+            status[key] = status[key].isoformat() if status[key] else None
         if options["json"]:
             self.stdout.write(json.dumps(status))
             return
