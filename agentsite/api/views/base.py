@@ -1,11 +1,13 @@
 """What every API view shares: JSON bodies, guarded ids, error docs, and the three shapes
-of endpoint (a filtered page of a selector, one object by id, a POST that acts).
+of endpoint (a filtered page of a selector, with or without a POST that creates; one
+object by id).
 
 A resource view names its selector or service and its serializers; the shape does the rest.
 """
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -92,6 +94,18 @@ class ApiListView(ApiMixin, GenericAPIView):
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self.output_serializer(page, many=True).data)
+
+
+class ApiListCreateView(ApiListView):
+    # POST: `create(data, request)` with the body validated by `serializer_class` (also what
+    # OPTIONS describes); answers 201 with the new object in `output_serializer`.
+
+    def create(self, data: dict, request):
+        raise NotImplementedError
+
+    def post(self, request):
+        created = self.create(validated(self.serializer_class, request.data), request)
+        return Response(self.output_serializer(created).data, status=status.HTTP_201_CREATED)
 
 
 class ApiDetailView(ApiView):

@@ -6,35 +6,35 @@ is a 409.
 """
 
 from drf_spectacular.utils import extend_schema_view
-from rest_framework import status
 from rest_framework.response import Response
 
-from actions.models import TaskSource, TaskStatus
+from actions.models import Task, TaskSource, TaskStatus
 from actions.selectors import task_browse, task_get
 from actions.services import task_cancel, task_create, task_update
 
 from ..filters import TaskFilter
 from ..serializers import TaskCreateSerializer, TaskSerializer, TaskUpdateSerializer
-from .base import ApiDetailView, ApiListView, documented, validated
+from .base import ApiDetailView, ApiListCreateView, documented, validated
 
 
-@extend_schema_view(get=documented(
-    "tasks_list", "Tasks, most urgent (then oldest) first", "tasks", ok=TaskSerializer(many=True), errors=(400, 404),
-))
-class TaskListApi(ApiListView):
+@extend_schema_view(
+    get=documented(
+        "tasks_list", "Tasks, most urgent (then oldest) first", "tasks",
+        ok=TaskSerializer(many=True), errors=(400, 404),
+    ),
+    post=documented(
+        "tasks_create", "Add a task for the agent (source `api`)", "tasks",
+        ok=TaskSerializer, ok_status=201, errors=(400, 413), request=TaskCreateSerializer,
+    ),
+)
+class TaskListApi(ApiListCreateView):
     browse = staticmethod(task_browse)
     filterset_class = TaskFilter
     output_serializer = TaskSerializer
-    serializer_class = TaskCreateSerializer  # what OPTIONS describes for POST (DRF's metadata needs one)
+    serializer_class = TaskCreateSerializer
 
-    @documented(
-        "tasks_create", "Add a task for the agent (source `api`)", "tasks",
-        ok=TaskSerializer, ok_status=201, errors=(400, 413), request=TaskCreateSerializer,
-    )
-    def post(self, request):
-        data = validated(TaskCreateSerializer, request.data)
-        task = task_create(**data, source=TaskSource.API)
-        return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
+    def create(self, data: dict, request) -> Task:
+        return task_create(**data, source=TaskSource.API)
 
 
 @extend_schema_view(get=documented(
