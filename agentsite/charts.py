@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import pygal
 from django.utils.safestring import SafeString, mark_safe
 from pygal.style import Style
+from pygal.util import compute_scale
 
 from budget.selectors import CRITICAL_RATIO, WARNING_RATIO, Level
 
@@ -131,6 +132,7 @@ def history_bars_svg(*, days: Sequence[dict], limit: int) -> SafeString:
         colours=[*(LEVEL_COLOURS[level] for level in LEVELS), REACTIVE_COLOUR],
         x_labels=[str(d.get("date", ""))[5:] or str(d.get("date", "")) for d in days],
         no_data_text="No usage recorded yet", include_x_axis=True,
+        **(_limit_axis(limit=limit, peak=max(_total(d) for d in days)) if days else {}),
     ))
     if not days:
         return _render(chart)
@@ -138,6 +140,24 @@ def history_bars_svg(*, days: Sequence[dict], limit: int) -> SafeString:
         chart.add(f"proactive: {level}", [_bar(d, level) for d in days])
     chart.add("reactive", [_reactive(d) for d in days])
     return _render(chart)
+
+
+def _total(day: dict) -> int:
+    return max(0, int(day.get("proactive", 0))) + max(0, int(day.get("reactive", 0)))
+
+
+def _limit_axis(*, limit: int, peak: int) -> dict:
+    """A y axis whose ticks include the proactive limit, drawn as a major guide line
+    labelled "limit …" (pygal draws no line series over bars)."""
+    top = max(limit, peak, 1) * HEADROOM
+    if limit <= 0:
+        return {"range": (0, top)}
+    ticks = [t for t in compute_scale(0, top, False, None, 4, 8) if abs(t - limit) > top * 0.05]
+    return {
+        "range": (0, top),
+        "y_labels": [*ticks, {"value": limit, "label": f"limit {tokens_short(limit)}"}],
+        "y_labels_major": [limit],
+    }
 
 
 def _bar(day: dict, level: str) -> dict | None:

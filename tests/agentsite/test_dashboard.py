@@ -63,6 +63,7 @@ def test_history_shows_each_days_tokens_in_the_series_of_its_level():
         "reactive": [("2026-03-02: reactive", "500 tokens")],
     }
     assert title(svg) == "Token usage over the last 3 days (proactive limit 4k)"
+    assert re.search(r'<text [^>]*class="major">limit 4k</text>', svg)  # the limit's guide line, labelled
     assert svg.startswith("<svg") and svg.endswith("</svg>")
 
 
