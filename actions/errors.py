@@ -1,11 +1,9 @@
 """Errors the task and skill services raise; every surface maps them to a clear answer."""
 
-from agentsite.core.errors import ApplicationError
+from agentsite.core.errors import ApplicationError, Conflict, NotFound
 
 
-class TaskNotFound(ApplicationError):
-    kind = "not_found"
-
+class TaskNotFound(NotFound):
     def __init__(self, *, task_id: int) -> None:
         super().__init__(f"Task #{task_id} does not exist", extra={"task_id": task_id})
 
@@ -14,10 +12,8 @@ class TaskInvalid(ApplicationError):
     kind = "invalid"
 
 
-class TaskStateError(ApplicationError):
-    """The task exists but its status does not allow the change (HTTP 409 material)."""
-
-    kind = "conflict"
+class TaskStateError(Conflict):
+    """The task exists but its status does not allow the change."""
 
     def __init__(self, message: str, *, task_id: int, status: str) -> None:
         super().__init__(message, extra={"task_id": task_id, "status": status})
@@ -25,7 +21,7 @@ class TaskStateError(ApplicationError):
 
 
 class TaskNotRunnable(TaskStateError):
-    kind = "not_runnable"
+    kind = "not_runnable"  # its own code in the body; still a 409 (a Conflict)
 
 
 class TaskNotCancellable(TaskStateError):
@@ -34,3 +30,8 @@ class TaskNotCancellable(TaskStateError):
 
 class SkillInvalid(ApplicationError):
     kind = "invalid"
+
+
+class SkillNotFound(NotFound):
+    def __init__(self, *, skill_id: int) -> None:
+        super().__init__(f"Skill #{skill_id} does not exist")

@@ -2,7 +2,7 @@
 
 from django.db.models import F
 
-from .errors import TaskNotFound
+from .errors import SkillNotFound, TaskNotFound
 from .models import OPEN_STATUSES, Skill, Task
 
 
@@ -34,3 +34,23 @@ def skill_list(*, limit: int = 10) -> list[Skill]:
     return list(
         Skill.objects.order_by(F("last_practised_at").desc(nulls_last=True), "name", "id")[:limit]
     )
+
+
+# The API's pages: unbounded but lazy querysets in a stable order; the caller filters and pages.
+
+
+def task_browse():
+    """Every task, most urgent (then oldest) first."""
+    return Task.objects.order_by("priority", "created_at", "id")
+
+
+def skill_browse():
+    """Every skill, by name."""
+    return Skill.objects.order_by("name", "id")
+
+
+def skill_get(*, skill_id: int) -> Skill:
+    skill = Skill.objects.filter(pk=skill_id).first()
+    if skill is None:
+        raise SkillNotFound(skill_id=skill_id)
+    return skill

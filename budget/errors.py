@@ -7,6 +7,8 @@ from agentsite.core.errors import ApplicationError
 
 
 class BudgetExceeded(ApplicationError):
+    """Today's proactive budget can't cover the call (ApplicationError's 400)."""
+
     kind = "budget_exceeded"
 
 

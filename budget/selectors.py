@@ -104,3 +104,8 @@ def ledger_usage_summed(*, scope: str, day: date | None = None) -> int:
         )
     )["total"]
     return total or 0
+
+
+def ledger_browse():
+    """The ledger, newest first: a lazy queryset the caller filters and pages."""
+    return LedgerEntry.objects.order_by("-created_at", "-id")

@@ -1,37 +1,39 @@
-from agentsite.core.errors import ApplicationError
+"""Approval and outbox errors; each says its HTTP meaning by its base (NotFound 404, Conflict 409)."""
+
+from agentsite.core.errors import ApplicationError, Conflict, NotFound
 
 
-class ApprovalNotFound(ApplicationError):
-    kind = "not_found"
+class ApprovalNotFound(NotFound):
+    pass
 
 
-class ApprovalNotPending(ApplicationError):
-    """Decided, expired or executed already: it can't be decided again (HTTP 409)."""
-
-    kind = "conflict"
+class ApprovalNotPending(Conflict):
+    """Decided, expired or executed already: it can't be decided again."""
 
 
 class ApprovalWrongKind(ApplicationError):
     kind = "invalid"
 
 
-class NotificationNotFound(ApplicationError):
-    kind = "not_found"
-
+class NotificationNotFound(NotFound):
     def __init__(self, *, notification_id: int) -> None:
         super().__init__(
             f"Notification #{notification_id} does not exist", extra={"notification_id": notification_id}
         )
 
 
-class NotificationNotRetryable(ApplicationError):
-    kind = "conflict"
-
+class NotificationNotRetryable(Conflict):
     def __init__(self, message: str, *, notification_id: int, status: str) -> None:
         super().__init__(message, extra={"notification_id": notification_id, "status": status})
 
 
 class QueueUnavailable(ApplicationError):
-    """The task broker can't take work right now (HTTP 503)."""
+    """The task broker can't take work right now."""
 
     kind = "unavailable"
+    http_status = 503
+
+
+class CycleNotFound(NotFound):
+    def __init__(self, *, cycle_id: int) -> None:
+        super().__init__(f"Cycle #{cycle_id} does not exist")

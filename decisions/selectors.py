@@ -11,6 +11,7 @@ from budget.selectors import budget_stats
 from memory.models import MemoryKind
 from memory.selectors import memory_current_focus, memory_last_aroma, memory_recent, memory_recent_actions
 
+from .errors import ApprovalNotFound, CycleNotFound
 from .models import AgentState, Approval, ApprovalStatus, Cycle, CycleStatus
 from .pacing import DaySpend
 from .prompts import PromptContext
@@ -107,3 +108,22 @@ def agent_status() -> dict:
         },
         "pending_approvals": approval_list(status=ApprovalStatus.PENDING).count(),
     }
+
+
+def cycle_browse():
+    """Every cycle, newest first: a lazy queryset the caller filters and pages."""
+    return Cycle.objects.order_by("-started_at", "-id")
+
+
+def cycle_get(*, cycle_id: int) -> Cycle:
+    cycle = Cycle.objects.filter(pk=cycle_id).first()
+    if cycle is None:
+        raise CycleNotFound(cycle_id=cycle_id)
+    return cycle
+
+
+def approval_get(*, approval_id: int) -> Approval:
+    approval = Approval.objects.select_related("cycle").filter(pk=approval_id).first()
+    if approval is None:
+        raise ApprovalNotFound(f"approval #{approval_id} does not exist")
+    return approval

@@ -30,3 +30,8 @@ def memory_last_aroma() -> str:
 def memory_current_focus() -> str:
     entry = memory_latest(kind=MemoryKind.FOCUS)
     return entry.content if entry else ""
+
+
+def memory_browse():
+    """Every entry, newest first: a lazy queryset the caller filters and pages."""
+    return MemoryEntry.objects.order_by("-created_at", "-id")

@@ -46,6 +46,21 @@ def budget_limit(settings):
     return _set
 
 
+
+@pytest.fixture
+def master(settings):
+    """Chat 1001 is the Master's."""
+    settings.MASTER_CHAT_IDS = [1001]
+
+
+@pytest.fixture
+def world(master):
+    """One of everything the admin shows (tests/admin_world.py)."""
+    from tests.admin_world import world_build  # models: imported once Django is set up
+
+    return world_build()
+
+
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 

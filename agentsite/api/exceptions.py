@@ -1,23 +1,24 @@
 """The API's one exception handler: every error answer is JSON `{"detail", "code", ...}`.
 
-Application errors (`budget.errors.ApplicationError` and its subclasses, raised by the
-services) are mapped by their `kind`: "not_found" -> 404, a state conflict -> 409,
-anything else -> 400. DRF's own errors keep their status (401, 403, 404, 405, 415, 429)
-and gain a `code`; validation errors keep their per-field messages under `errors`; a
-body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django would answer an HTML 400).
+Application errors (`agentsite.core.errors.ApplicationError` and its subclasses, raised by
+the services and selectors) answer with the status their class declares (`http_status`).
+"Not found" has one path: Django's Http404, a model's DoesNotExist and DRF's NotFound (a
+page past the end, an id no database could hold) become `agentsite.core.errors.NotFound`,
+so every 404 body has the same shape. DRF's other errors keep their status (401, 403, 405,
+415, 429) and gain a `code`; validation errors keep their per-field messages under
+`errors`; a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django would answer an HTML 400).
 """
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from agentsite.core.errors import ApplicationError
+from agentsite.core.errors import ApplicationError, NotFound
 
-# `kind`s that mean "it exists, but its state forbids the change".
-CONFLICT_KINDS = frozenset({"conflict", "not_runnable"})
 RESERVED_KEYS = frozenset({"detail", "code", "errors"})
+NOT_FOUND_DETAIL = "Not found."
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -26,22 +27,19 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
-def application_error_status(error: ApplicationError) -> int:
-    if error.kind == "not_found":
-        return status.HTTP_404_NOT_FOUND
-    if error.kind in CONFLICT_KINDS:
-        return status.HTTP_409_CONFLICT
-    if error.kind == "unavailable":
-        return status.HTTP_503_SERVICE_UNAVAILABLE
-    return status.HTTP_400_BAD_REQUEST
-
-
-def _application_error_response(error: ApplicationError) -> Response:
+def error_body(error: ApplicationError) -> dict:
     body = {"detail": error.message, "code": error.kind}
     # The services' extras (an approval's current status, a task id) help the caller;
     # they are plain values the services wrote, never upstream response bodies.
     body.update({k: v for k, v in error.extra.items() if k not in RESERVED_KEYS})
-    return Response(body, status=application_error_status(error))
+    return body
+
+
+def as_not_found(exc: Exception) -> NotFound:
+    """Any "no such thing" as the one NotFound (Http404's own text is Django's, not ours)."""
+    if isinstance(exc, exceptions.NotFound):
+        return NotFound(str(exc.detail))
+    return NotFound(NOT_FOUND_DETAIL)
 
 
 def _code_of(exc: exceptions.APIException) -> str:
@@ -50,12 +48,12 @@ def _code_of(exc: exceptions.APIException) -> str:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, (Http404, ObjectDoesNotExist, exceptions.NotFound)):
+        exc = as_not_found(exc)
     if isinstance(exc, ApplicationError):
-        return _application_error_response(exc)
+        return Response(error_body(exc), status=exc.http_status)
     if isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE (Django's own cap)
         exc = RequestTooLarge()
-    elif isinstance(exc, Http404):
-        exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)

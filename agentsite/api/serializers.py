@@ -1,30 +1,30 @@
 """Input and output serializers of the API, with explicit fields (HackSoft style).
 
 Input serializers subclass `StrictInputSerializer`: an unknown key is a 400, not silently
-dropped as DRF does by default, and every string has a length cap. Query-string filters
-are input serializers too, so a bad filter value is a 400 and the schema documents it.
-Output serializers only shape what the selectors and services return.
+dropped as DRF does by default, and every string has a length cap. Where a model already
+states a rule (the task title's 200 characters, the priority's range), a
+`StrictModelInputSerializer` takes it from the model instead of typing it again.
+Query-string filters are FilterSets (agentsite/api/filters.py). Output serializers only
+shape what the selectors and services return.
 """
 
 from collections.abc import Mapping
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
+from django.db import models
 from rest_framework import serializers
 
-from actions.models import PRIORITY_LEAST_URGENT, PRIORITY_MOST_URGENT, Skill, Task, TaskStatus
-from budget.models import LedgerEntry, Scope
-from decisions.models import Approval, ApprovalKind, ApprovalStatus, Cycle, CycleStatus, Surface
+from actions.models import Skill, Task, TaskStatus
+from budget.models import LedgerEntry
+from decisions.models import Approval, ApprovalStatus, Cycle, CycleStatus, Surface
 from decisions.selectors import approval_effective_status
 from memory.models import MemoryEntry, MemoryKind
 
-TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
 NOTE_MAX = 2_000
 ANSWER_MAX = 4_000
 MEMORY_CONTENT_MAX = 10_000
-SEARCH_MAX = 200
-NAME_MAX = 100
 
 
 class StrictInputSerializer(serializers.Serializer):
@@ -36,17 +36,6 @@ class StrictInputSerializer(serializers.Serializer):
             unknown = sorted(str(key) for key in data if key not in self.fields)
             if unknown:
                 raise serializers.ValidationError({key: ["Unknown field."] for key in unknown})
-        return super().to_internal_value(data)
-
-
-class StrictQuerySerializer(StrictInputSerializer):
-    # Query-string filters. Besides them, only the paginator's `page` and DRF's `format`.
-
-    ALLOWED_EXTRA = frozenset({"page", "format"})
-
-    def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            data = {key: data[key] for key in data if key not in self.ALLOWED_EXTRA}
         return super().to_internal_value(data)
 
 
@@ -68,6 +57,17 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictModelInputSerializer(StrictInputSerializer, serializers.ModelSerializer):
+    # An input serializer whose fields (and their limits) come from the model; strings
+    # and integers are strict JSON types, as in every other input.
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+    }
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -114,12 +114,6 @@ class BudgetSerializer(serializers.Serializer):
     history = BudgetDaySerializer(many=True, help_text="the last 14 UTC days, oldest first")
 
 
-class LedgerFilter(StrictQuerySerializer):
-    scope = serializers.ChoiceField(choices=Scope.choices, required=False)
-    model = serializers.CharField(max_length=NAME_MAX, required=False)
-    day = serializers.DateField(required=False, help_text="UTC day, YYYY-MM-DD")
-
-
 class LedgerEntrySerializer(serializers.ModelSerializer):
     total_tokens = serializers.IntegerField(read_only=True)
 
@@ -134,11 +128,6 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
 
 
 # --- cycles -------------------------------------------------------------------------------
-
-
-class CycleFilter(StrictQuerySerializer):
-    status = serializers.ChoiceField(choices=CycleStatus.choices, required=False)
-    action = serializers.CharField(max_length=32, required=False)
 
 
 class CycleTokensSerializer(serializers.Serializer):
@@ -190,15 +179,6 @@ class CycleDetailSerializer(serializers.ModelSerializer):
 # --- approvals ----------------------------------------------------------------------------
 
 
-class ApprovalFilter(StrictQuerySerializer):
-    status = serializers.ChoiceField(
-        choices=ApprovalStatus.choices,
-        required=False,
-        help_text="`pending` leaves out approvals already past their deadline; `expired` includes them",
-    )
-    kind = serializers.ChoiceField(choices=ApprovalKind.choices, required=False)
-
-
 class ApprovalSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField(
         help_text="the effective status: a pending approval past its deadline is `expired`"
@@ -235,13 +215,6 @@ class ApprovalAnswerSerializer(StrictInputSerializer):
 # --- tasks --------------------------------------------------------------------------------
 
 
-class TaskFilter(StrictQuerySerializer):
-    status = serializers.ChoiceField(choices=TaskStatus.choices, required=False)
-    priority = serializers.IntegerField(
-        min_value=PRIORITY_MOST_URGENT, max_value=PRIORITY_LEAST_URGENT, required=False
-    )
-
-
 class TaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = Task
@@ -252,29 +225,32 @@ class TaskSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def _priority_field(**kwargs) -> StrictIntegerField:
-    return StrictIntegerField(
-        min_value=PRIORITY_MOST_URGENT, max_value=PRIORITY_LEAST_URGENT,
-        help_text="1 = most urgent … 5 = least", **kwargs,
-    )
+class TaskCreateSerializer(StrictModelInputSerializer):
+    class Meta:
+        model = Task
+        fields = ["title", "description", "priority"]
+        extra_kwargs = {
+            "description": {"max_length": DESCRIPTION_MAX, "default": ""},
+            "priority": {"default": Task._meta.get_field("priority").default},
+        }
 
 
-class TaskCreateSerializer(StrictInputSerializer):
-    title = StrictCharField(max_length=TITLE_MAX)
-    description = StrictCharField(max_length=DESCRIPTION_MAX, required=False, allow_blank=True, default="")
-    priority = _priority_field(required=False, default=3)
-
-
-class TaskUpdateSerializer(StrictInputSerializer):
+class TaskUpdateSerializer(StrictModelInputSerializer):
     """Edit a pending task, or cancel it with `{"status": "cancelled"}` (not both at once)."""
 
-    title = StrictCharField(max_length=TITLE_MAX, required=False)
-    description = StrictCharField(max_length=DESCRIPTION_MAX, required=False, allow_blank=True)
-    priority = _priority_field(required=False)
     status = serializers.ChoiceField(
         choices=[(TaskStatus.CANCELLED.value, TaskStatus.CANCELLED.label)], required=False,
         help_text="only `cancelled`: cancels a pending task",
     )
+
+    class Meta:
+        model = Task
+        fields = ["title", "description", "priority", "status"]
+        extra_kwargs = {
+            "title": {"required": False},
+            "description": {"max_length": DESCRIPTION_MAX},
+            "priority": {"required": False},
+        }
 
     def validate(self, attrs):
         if "status" in attrs and len(attrs) > 1:
@@ -296,13 +272,6 @@ class SkillSerializer(serializers.ModelSerializer):
 
 
 # --- memory -------------------------------------------------------------------------------
-
-
-class MemoryFilter(StrictQuerySerializer):
-    kind = serializers.ChoiceField(choices=MemoryKind.choices, required=False)
-    search = serializers.CharField(
-        max_length=SEARCH_MAX, required=False, help_text="case-insensitive substring of the content"
-    )
 
 
 class MemoryEntrySerializer(serializers.ModelSerializer):

@@ -5,13 +5,14 @@ so Swagger UI and schema tools load without a session; every data endpoint needs
 staff user (token or session).
 """
 
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from . import schema  # noqa: F401  (registers the OpenAPI extensions)
+from .exceptions import as_not_found, error_body
 from .views import agent, approvals, budget, cycles, memory, skills, tasks
 
 app_name = "api"
@@ -22,7 +23,8 @@ def api_not_found(request, *args, **kwargs):
     """Any other /api/…/ path (e.g. a non-numeric id): a JSON 404 like the API's own.
 
     Only paths ending in a slash match, so APPEND_SLASH still redirects `/api/tasks`."""
-    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    error = as_not_found(Http404())
+    return JsonResponse(error_body(error), status=error.http_status)
 
 
 urlpatterns = [

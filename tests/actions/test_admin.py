@@ -31,3 +31,18 @@ def test_the_skill_admin_refuses_a_duplicate_name_with_a_form_error(admin_client
     assert response.status_code == 200
     assert b"already exists" in response.content
     assert Skill.objects.count() == 1
+
+
+def test_tasks_and_skills_have_full_crud_and_admin_tasks_come_from_the_admin(admin_client, world):
+    response = admin_client.post(
+        "/admin/actions/task/add/",
+        {"title": "From the console", "description": "", "priority": 2, "status": "pending", "result": "", "error": ""},
+    )
+    assert response.status_code == 302
+    assert Task.objects.get(title="From the console").source == "admin"
+    task = world["task"]
+    admin_client.post(f"/admin/actions/task/{task.pk}/delete/", {"post": "yes"})
+    assert not Task.objects.filter(pk=task.pk).exists()
+    assert admin_client.post("/admin/actions/skill/add/", {"name": "Chess", "description": "", "practice_count": 0,
+                                                           "notes": ""}).status_code == 302
+    assert Skill.objects.filter(name="Chess").exists()

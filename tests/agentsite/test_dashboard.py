@@ -1,5 +1,6 @@
-"""The agent dashboard: its pure SVG builders, its hourly selector, and the page itself
-(rendering, the level colour, the pause/resume button, CSRF)."""
+"""The agent dashboard: its two pygal charts (read by what they show: titles, legends,
+labels and each point's value), its selectors, and the page itself (rendering, the level
+colour, the pause/resume button, CSRF)."""
 
 import re
 from datetime import date, datetime, timedelta, timezone
@@ -8,15 +9,8 @@ import pytest
 import time_machine
 from django.test import Client
 
-from agentsite.dashboard import (
-    cumulative,
-    dashboard_hourly_usage,
-    history_bars_svg,
-    level_for_ratio,
-    nice_ticks,
-    tokens_short,
-    usage_line_svg,
-)
+from agentsite.charts import LEVEL_COLOURS, clock_time, cumulative, history_bars_svg, tokens_short, usage_line_svg
+from agentsite.dashboard import dashboard_history, dashboard_hourly_usage
 from budget.models import DailyCounter, LedgerEntry, Scope
 from budget.services import ledger_record
 from budget.usage import TokenUsage
@@ -29,102 +23,123 @@ DASHBOARD = "/admin/agent/"
 TOGGLE = "/admin/agent/pause-resume/"
 
 
-def rect_heights(svg: str, cls: str) -> dict[str, float]:
-    """{data-date: height} of the bars of one class."""
-    found = {}
-    for tag in re.findall(r"<rect [^>]*>", svg):
-        if f"{cls} " in tag or f'{cls}"' in tag:
-            day = re.search(r'data-date="([^"]*)"', tag).group(1)
-            found[day] = float(re.search(r'height="([\d.]+)"', tag).group(1))
+def legend(svg: str) -> list[str]:
+    """The series' titles, in the legend's order."""
+    return re.findall(r'<g id="activate-serie-\d+" class="legend[^"]*">.*?<text[^>]*>([^<]*)</text>', svg, re.S)
+
+
+def shown(svg: str) -> dict[str, list[tuple[str, str]]]:
+    """{series title: [(label, value), ...]}: what each bar or point's tooltip says."""
+    titles = legend(svg)
+    parts = re.split(r'<g class="series serie-(\d+) color-\d+">', svg)
+    found = {title: [] for title in titles}
+    for index, part in zip(parts[1::2], parts[2::2]):
+        for point in re.findall(r'<g class="(?:bar|dots)">(.*?)</g>', part, re.S):
+            label = re.search(r'<desc class="label">([^<]*)</desc>', point)
+            value = re.search(r'<desc class="value">([^<]*)</desc>', point).group(1)
+            found[titles[int(index)]].append((label.group(1) if label else "", value))
     return found
 
 
-# --- pure builders ---------------------------------------------------------------------
+def title(svg: str) -> str:
+    return re.search(r"<title>([^<]*)</title>", svg).group(1)
 
 
-def test_history_bar_heights_are_proportional_to_the_tokens():
+# --- charts (pure) ----------------------------------------------------------------------
+
+
+def test_history_shows_each_days_tokens_in_the_series_of_its_level():
     days = [
-        {"date": "2026-03-01", "proactive": 1000, "reactive": 0},
-        {"date": "2026-03-02", "proactive": 3000, "reactive": 500},
-        {"date": "2026-03-03", "proactive": 0, "reactive": 0},
+        {"date": "2026-03-01", "proactive": 1000, "reactive": 0, "level": "ok"},
+        {"date": "2026-03-02", "proactive": 3000, "reactive": 500, "level": "warning"},
+        {"date": "2026-03-03", "proactive": 0, "reactive": 0, "level": "ok"},
     ]
     svg = history_bars_svg(days=days, limit=4000)
-    heights = rect_heights(svg, "bar-proactive")
-    assert heights["2026-03-02"] == pytest.approx(3 * heights["2026-03-01"], rel=0.01)
-    assert heights["2026-03-03"] == 0
-    reactive = rect_heights(svg, "bar-reactive")
-    assert list(reactive) == ["2026-03-02"]
-    assert reactive["2026-03-02"] == pytest.approx(heights["2026-03-01"] / 2, rel=0.01)
-    assert 'class="threshold threshold-limit" data-tokens="4000"' in svg
+    assert shown(svg) == {
+        "proactive: ok": [("2026-03-01: ok", "1,000 tokens"), ("2026-03-03: ok", "0 tokens")],
+        "proactive: warning": [("2026-03-02: warning", "3,000 tokens")],
+        "proactive: critical": [],
+        "proactive: exhausted": [],
+        "reactive": [("2026-03-02: reactive", "500 tokens")],
+    }
+    assert title(svg) == "Token usage over the last 3 days (proactive limit 4k)"
+    assert re.search(r'<text [^>]*class="major">limit 4k</text>', svg)  # the limit's guide line, labelled
     assert svg.startswith("<svg") and svg.endswith("</svg>")
 
 
-def test_history_bars_are_coloured_by_the_level_the_day_reached():
-    days = [{"date": f"2026-03-0{i}", "proactive": p, "reactive": 0} for i, p in
-            enumerate([100, 850, 960, 1000], start=1)]
+def test_each_level_is_drawn_in_its_colour():
+    days = [{"date": f"2026-03-0{i}", "proactive": p, "reactive": 0, "level": level} for i, (p, level) in
+            enumerate([(100, "ok"), (850, "warning"), (960, "critical"), (1000, "exhausted")], start=1)]
     svg = history_bars_svg(days=days, limit=1000)
-    for level in ("level-ok", "level-warning", "level-critical", "level-exhausted"):
-        assert level in svg
+    assert [values for values in shown(svg).values()][:4] == [[(f"{d['date']}: {d['level']}", f"{d['proactive']:,} tokens")]
+                                                           for d in days]
+    for colour in LEVEL_COLOURS.values():
+        assert colour in svg
 
 
 def test_history_with_no_days_renders_a_message():
     svg = history_bars_svg(days=[], limit=1000)
-    assert "No usage recorded yet" in svg and "<rect" not in svg
+    assert "No usage recorded yet" in svg and not any(shown(svg).values())
 
 
 def test_history_bars_fit_when_a_day_exceeds_the_limit():
-    svg = history_bars_svg(days=[{"date": "2026-03-01", "proactive": 5000, "reactive": 5000}], limit=1000)
-    for tag in re.findall(r"<rect [^>]*>", svg):
-        assert float(re.search(r' y="(-?[\d.]+)"', tag).group(1)) >= 0
+    svg = history_bars_svg(days=[{"date": "2026-03-01", "proactive": 5000, "reactive": 5000, "level": "exhausted"}],
+                           limit=1000)
+    assert shown(svg)["reactive"] == [("2026-03-01: reactive", "5,000 tokens")]
+    tops = [float(y) for y in re.findall(r'<rect [^>]*? y="(-?[\d.]+)"', svg)]
+    assert len(tops) >= 2 and min(tops) >= 0  # both bars (and the legend) inside the picture
 
 
 def test_usage_chart_draws_the_four_threshold_lines_at_their_fractions():
     svg = usage_line_svg(hourly=[100] * 10, limit=10_000, now_hours=10)
-    lines = dict(re.findall(r'class="threshold threshold-(\w+)" data-tokens="(\d+)"', svg))
-    assert lines == {"half": "5000", "warning": "8000", "critical": "9500", "limit": "10000"}
-    y = {cls: float(re.search(rf'threshold-{cls}"[^>]* y1="([\d.]+)"', svg).group(1)) for cls in lines}
-    assert y["limit"] < y["critical"] < y["warning"] < y["half"]  # higher tokens, higher up
-    assert "50%" in svg and "80% warning" in svg and "95% critical" in svg and "limit 10k" in svg
+    assert legend(svg) == ["used", "even pace", "50% 5k", "80% warning 8k", "95% critical 9.5k", "limit 10k"]
+    assert title(svg) == "Proactive tokens used today: 1,000 of 10,000"
 
 
 def test_usage_line_is_cumulative_and_stops_at_now():
     hourly = [0] * 24
     hourly[1], hourly[3] = 400, 600
     svg = usage_line_svg(hourly=hourly, limit=2000, now_hours=3.5)
-    points = re.search(r'class="usage-line" points="([^"]+)"', svg).group(1).split()
     # (0h, 0) then the end of hours 0, 1, 2 and "now" (3.5 h): five points, none in the future.
-    assert len(points) == 5
-    ys = [float(p.split(",")[1]) for p in points]
-    assert ys[0] == ys[1] > ys[2] == ys[3] > ys[4]  # flat, up at hour 1, flat, up at hour 3
-    xs = [float(p.split(",")[0]) for p in points]
-    assert xs == sorted(xs) and xs[-1] < xs[0] + (720 - 56 - 118) * 4 / 24
-    assert "1,000 tokens used so far" in svg
+    assert shown(svg)["used"] == [
+        ("", "00:00: 0 tokens"), ("", "01:00: 0 tokens"), ("", "02:00: 400 tokens"), ("", "03:00: 400 tokens"),
+        ("1,000 tokens used so far", "03:30: 1,000 tokens"),
+    ]
 
 
 def test_usage_chart_with_no_usage_or_no_limit_still_renders():
     empty = usage_line_svg(hourly=[], limit=0, now_hours=0)
-    assert empty.startswith("<svg") and "usage-line" in empty and "nan" not in empty.lower()
+    assert empty.startswith("<svg") and "usage-chart" in empty and "nan" not in empty.lower()
+    assert shown(empty)["used"] == [("0 tokens used so far", "00:00: 0 tokens")]
     zero = usage_line_svg(hourly=[0] * 24, limit=1000, now_hours=None)
-    assert "0 tokens used so far" in zero and "threshold-limit" in zero
+    assert shown(zero)["used"][-1] == ("0 tokens used so far", "24:00: 0 tokens")
+    assert "limit 1k" in legend(zero)
 
 
 def test_svg_text_is_escaped():
-    svg = history_bars_svg(days=[{"date": "<script>alert(1)</script>", "proactive": 1, "reactive": 0}], limit=10)
-    assert "<script>" not in svg and "&lt;script&gt;" in svg
-
-
-def test_axis_ticks_are_round_numbers():
-    assert nice_ticks(7_560_000) == [0, 2_000_000, 4_000_000, 6_000_000]
-    assert nice_ticks(1080) == [0, 500, 1000]
-    assert nice_ticks(10_800) == [0, 5000, 10_000]
-    assert nice_ticks(2_000) == [0, 500, 1000, 1500, 2000]
-    assert nice_ticks(0) == [0.0]
+    svg = history_bars_svg(
+        days=[{"date": "<script>alert(1)</script>", "proactive": 1, "reactive": 0, "level": "ok"}], limit=10
+    )
+    assert "<script>" not in svg and "&lt;script&gt;alert(1)&lt;/script&gt;: ok" in svg
 
 
 def test_small_helpers():
     assert cumulative([1, 2, 3]) == [1, 3, 6]
     assert (tokens_short(999), tokens_short(1500), tokens_short(7_000_000)) == ("999", "1.5k", "7M")
-    assert [level_for_ratio(r) for r in (0.1, 0.8, 0.95, 1.0)] == ["ok", "warning", "critical", "exhausted"]
+    assert (clock_time(0), clock_time(3.5), clock_time(24)) == ("00:00", "03:30", "24:00")
+
+
+@pytest.mark.django_db
+def test_a_days_level_is_the_budgets_own(budget_limit):
+    """The bars' levels come from budget_level: 950 of 1000 leaves less than a cycle's
+    minimum, so that day was exhausted, though its ratio is under 1."""
+    budget_limit(1000, min_cycle=100)
+    today = datetime.now(timezone.utc).date()
+    for back, used in ((1, 950), (2, 850), (3, 100)):
+        DailyCounter.objects.create(day=today - timedelta(days=back), scope=Scope.PROACTIVE, used=used)
+    levels = {row["date"]: row["level"] for row in dashboard_history(limit=1000)}
+    assert [levels[(today - timedelta(days=back)).isoformat()] for back in (1, 2, 3)] == ["exhausted", "warning", "ok"]
+    assert levels[today.isoformat()] == "ok"
 
 
 # --- selector ----------------------------------------------------------------------------
@@ -173,14 +188,17 @@ def test_the_dashboard_shows_state_budget_charts_and_pending_approvals(admin_cli
         page = admin_client.get(DASHBOARD)
     assert page.status_code == 200
     html = page.content.decode()
-    assert 'class="usage-chart"' in html and 'class="history-chart"' in html
+    assert 'class="pygal-chart usage-chart"' in html and 'class="pygal-chart history-chart"' in html
     assert 'id="agent-status">running<' in html and 'id="pause-button"' in html
     # 8,600 of 10,000 used: the warning level, in its colour class.
     assert 'class="agent-badge level-warning" id="budget-level">warning<' in html
     assert "8,600 of 10,000 tokens (86.0%)" in html
     assert f'/admin/decisions/approval/{busy_day.pk}/change/' in html
     assert "Pending approvals (1)" in html
-    assert html.count('class="bar bar-proactive') == 14
+    history = re.search(r'<svg [^>]*history-chart.*?</svg>', html, re.S).group(0)
+    bars = shown(history)
+    assert sum(len(bars[f"proactive: {level}"]) for level in LEVEL_COLOURS) == 14
+    assert bars["proactive: warning"][-1] == ("2026-03-10: warning", "8,600 tokens")
 
 
 @pytest.mark.django_db
@@ -245,7 +263,9 @@ def test_the_dashboard_renders_with_no_data_at_all(admin_client):
 
 
 def test_dates_in_history_labels_are_short():
-    svg = history_bars_svg(days=[{"date": date(2026, 3, 9).isoformat(), "proactive": 5, "reactive": 0}], limit=10)
+    svg = history_bars_svg(
+        days=[{"date": date(2026, 3, 9).isoformat(), "proactive": 5, "reactive": 0, "level": "ok"}], limit=10
+    )
     assert ">03-09</text>" in svg
 
 

@@ -1,6 +1,6 @@
 """The agent itself: its status, pause and resume, and a cycle on demand."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -9,7 +9,7 @@ from decisions.selectors import agent_status
 
 from ..permissions import CONTROLLING
 from ..serializers import AgentStatusSerializer, RunCycleSerializer
-from .base import ApiView, error_responses
+from .base import ApiView, documented
 
 
 def _status() -> Response:
@@ -17,55 +17,49 @@ def _status() -> Response:
 
 
 class AgentStatusApi(ApiView):
-    @extend_schema(
-        operation_id="agent_retrieve",
-        summary="The agent's status: paused?, schedule, last cycle, pending approvals",
-        responses={200: AgentStatusSerializer, **error_responses()},
-        tags=["agent"],
+    @documented(
+        "agent_retrieve", "The agent's status: paused?, schedule, last cycle, pending approvals", "agent",
+        ok=AgentStatusSerializer,
     )
     def get(self, request):
         return _status()
 
 
-class AgentPauseApi(ApiView):
+class AgentControlApi(ApiView):
+    # POST: call `control()` (a decisions.agent service), answer the status it left.
     permission_classes = CONTROLLING
 
-    @extend_schema(
-        operation_id="agent_pause",
-        summary="Pause the agent: no scheduled cycles until resumed",
-        request=None,
-        responses={200: AgentStatusSerializer, **error_responses()},
-        tags=["agent"],
-    )
+    @staticmethod
+    def control():
+        raise NotImplementedError
+
     def post(self, request):
-        agent_pause()
+        self.control()
         return _status()
 
 
-class AgentResumeApi(ApiView):
-    permission_classes = CONTROLLING
+@extend_schema_view(post=documented(
+    "agent_pause", "Pause the agent: no scheduled cycles until resumed", "agent",
+    ok=AgentStatusSerializer, request=None,
+))
+class AgentPauseApi(AgentControlApi):
+    control = staticmethod(agent_pause)
 
-    @extend_schema(
-        operation_id="agent_resume",
-        summary="Resume the agent; the next tick runs a cycle straight away",
-        request=None,
-        responses={200: AgentStatusSerializer, **error_responses()},
-        tags=["agent"],
-    )
-    def post(self, request):
-        agent_resume()
-        return _status()
+
+@extend_schema_view(post=documented(
+    "agent_resume", "Resume the agent; the next tick runs a cycle straight away", "agent",
+    ok=AgentStatusSerializer, request=None,
+))
+class AgentResumeApi(AgentControlApi):
+    control = staticmethod(agent_resume)
 
 
 class AgentRunCycleApi(ApiView):
     permission_classes = CONTROLLING
 
-    @extend_schema(
-        operation_id="agent_run_cycle",
-        summary="Queue one cycle now (still subject to pause, the cycle lock and the budget)",
-        request=None,
-        responses={202: RunCycleSerializer, **error_responses(503)},
-        tags=["agent"],
+    @documented(
+        "agent_run_cycle", "Queue one cycle now (still subject to pause, the cycle lock and the budget)", "agent",
+        ok=RunCycleSerializer, ok_status=202, errors=(503,), request=None,
     )
     def post(self, request):
         task_id = cycle_request_now()

@@ -2,19 +2,21 @@
 
 Every decision goes through the one state machine in `decisions.approvals`; these views
 only validate input and shape output. A decided or expired approval is a 409.
+Approve, reject and answer share one shape (`ApprovalDecisionApi`): each names its input
+and the service it calls.
 """
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema_view
 from rest_framework.response import Response
 
 from decisions.approvals import approval_answer, approval_approve, approval_reject
-from decisions.errors import ApprovalNotFound
 from decisions.models import Approval, Surface
-from decisions.selectors import approval_list
+from decisions.selectors import approval_get, approval_list
 
+from ..filters import ApprovalFilter
 from ..permissions import DECIDING
-from ..serializers import ApprovalAnswerSerializer, ApprovalNoteSerializer, ApprovalFilter, ApprovalSerializer
-from .base import ApiListView, ApiView, error_responses, validated
+from ..serializers import ApprovalAnswerSerializer, ApprovalNoteSerializer, ApprovalSerializer
+from .base import ApiDetailView, ApiListView, ApiView, documented, validated
 
 CONFLICT_EXAMPLE = OpenApiExample(
     "No longer pending",
@@ -24,97 +26,68 @@ CONFLICT_EXAMPLE = OpenApiExample(
 )
 
 
-def _approval(pk: int) -> Approval:
-    approval = Approval.objects.select_related("cycle").filter(pk=pk).first()
-    if approval is None:
-        raise ApprovalNotFound(f"approval #{pk} does not exist")
-    return approval
-
-
-def _decided(approval: Approval) -> Response:
-    approval.refresh_from_db()  # execution may already have run (it is queued on commit)
-    return Response(ApprovalSerializer(approval).data)
-
-
+@extend_schema_view(get=documented(
+    "approvals_list", "Approvals, newest first, with their effective status", "approvals",
+    ok=ApprovalSerializer(many=True), errors=(400, 404),
+))
 class ApprovalListApi(ApiListView):
-    @extend_schema(
-        operation_id="approvals_list",
-        summary="Approvals, newest first, with their effective status",
-        parameters=[ApprovalFilter],
-        responses={200: ApprovalSerializer(many=True), **error_responses(400, 404)},
-        tags=["approvals"],
+    browse = staticmethod(approval_list)
+    filterset_class = ApprovalFilter
+    output_serializer = ApprovalSerializer
+
+
+@extend_schema_view(get=documented(
+    "approvals_retrieve", "One approval", "approvals", ok=ApprovalSerializer, errors=(404,),
+))
+class ApprovalDetailApi(ApiDetailView):
+    output_serializer = ApprovalSerializer
+
+    def fetch(self, pk: int):
+        return approval_get(approval_id=pk)
+
+
+def decision_documented(operation_id: str, summary: str, request):
+    return documented(
+        operation_id, summary, "approvals", ok=ApprovalSerializer, errors=(400, 413, 404, 409),
+        request=request, examples=[CONFLICT_EXAMPLE],
     )
-    def get(self, request):
-        filters = self.query(ApprovalFilter)
-        approvals = approval_list(status=filters.get("status"))
-        if "kind" in filters:
-            approvals = approvals.filter(kind=filters["kind"])
-        return self.paginated(approvals, ApprovalSerializer)
 
 
-class ApprovalDetailApi(ApiView):
-    @extend_schema(
-        operation_id="approvals_retrieve",
-        summary="One approval",
-        responses={200: ApprovalSerializer, **error_responses(404)},
-        tags=["approvals"],
-    )
-    def get(self, request, pk: int):
-        return Response(ApprovalSerializer(_approval(pk)).data)
-
-
-class ApprovalApproveApi(ApiView):
+class ApprovalDecisionApi(ApiView):
     permission_classes = DECIDING
+    input_serializer = ApprovalNoteSerializer
 
-    @extend_schema(
-        operation_id="approvals_approve",
-        summary="Approve a pending decision (its action is then executed)",
-        request=ApprovalNoteSerializer,
-        responses={200: ApprovalSerializer, **error_responses(400, 413, 404, 409)},
-        examples=[CONFLICT_EXAMPLE],
-        tags=["approvals"],
-    )
+    def decide(self, *, approval_id: int, by: str, data: dict) -> Approval:
+        raise NotImplementedError
+
     def post(self, request, pk: int):
-        data = validated(ApprovalNoteSerializer, request.data)
-        approval = approval_approve(
-            approval_id=pk, by=request.user.get_username(), via=Surface.API, note=data["note"]
-        )
-        return _decided(approval)
+        data = validated(self.input_serializer, request.data)
+        approval = self.decide(approval_id=pk, by=request.user.get_username(), data=data)
+        approval.refresh_from_db()  # execution may already have run (it is queued on commit)
+        return Response(ApprovalSerializer(approval).data)
 
 
-class ApprovalRejectApi(ApiView):
-    permission_classes = DECIDING
-
-    @extend_schema(
-        operation_id="approvals_reject",
-        summary="Reject a pending decision or question; the note is remembered",
-        request=ApprovalNoteSerializer,
-        responses={200: ApprovalSerializer, **error_responses(400, 413, 404, 409)},
-        examples=[CONFLICT_EXAMPLE],
-        tags=["approvals"],
-    )
-    def post(self, request, pk: int):
-        data = validated(ApprovalNoteSerializer, request.data)
-        approval = approval_reject(
-            approval_id=pk, by=request.user.get_username(), via=Surface.API, note=data["note"]
-        )
-        return _decided(approval)
+@extend_schema_view(post=decision_documented(
+    "approvals_approve", "Approve a pending decision (its action is then executed)", ApprovalNoteSerializer,
+))
+class ApprovalApproveApi(ApprovalDecisionApi):
+    def decide(self, *, approval_id: int, by: str, data: dict) -> Approval:
+        return approval_approve(approval_id=approval_id, by=by, via=Surface.API, note=data["note"])
 
 
-class ApprovalAnswerApi(ApiView):
-    permission_classes = DECIDING
+@extend_schema_view(post=decision_documented(
+    "approvals_reject", "Reject a pending decision or question; the note is remembered", ApprovalNoteSerializer,
+))
+class ApprovalRejectApi(ApprovalDecisionApi):
+    def decide(self, *, approval_id: int, by: str, data: dict) -> Approval:
+        return approval_reject(approval_id=approval_id, by=by, via=Surface.API, note=data["note"])
 
-    @extend_schema(
-        operation_id="approvals_answer",
-        summary="Answer a pending question; the answer becomes guidance",
-        request=ApprovalAnswerSerializer,
-        responses={200: ApprovalSerializer, **error_responses(400, 413, 404, 409)},
-        examples=[CONFLICT_EXAMPLE],
-        tags=["approvals"],
-    )
-    def post(self, request, pk: int):
-        data = validated(ApprovalAnswerSerializer, request.data)
-        approval = approval_answer(
-            approval_id=pk, answer=data["answer"], by=request.user.get_username(), via=Surface.API
-        )
-        return _decided(approval)
+
+@extend_schema_view(post=decision_documented(
+    "approvals_answer", "Answer a pending question; the answer becomes guidance", ApprovalAnswerSerializer,
+))
+class ApprovalAnswerApi(ApprovalDecisionApi):
+    input_serializer = ApprovalAnswerSerializer
+
+    def decide(self, *, approval_id: int, by: str, data: dict) -> Approval:
+        return approval_answer(approval_id=approval_id, answer=data["answer"], by=by, via=Surface.API)

@@ -1,38 +1,32 @@
 """The token budget: today's state plus history, and the ledger of model calls."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema_view
 from rest_framework.response import Response
 
-from budget.models import LedgerEntry
-from budget.selectors import budget_history, budget_stats
+from budget.selectors import budget_history, budget_stats, ledger_browse
 
-from ..serializers import BudgetSerializer, LedgerEntrySerializer, LedgerFilter
-from .base import ApiListView, ApiView, error_responses
+from ..filters import LedgerFilter
+from ..serializers import BudgetSerializer, LedgerEntrySerializer
+from .base import ApiListView, ApiView, documented
 
 HISTORY_DAYS = 14
 
 
 class BudgetApi(ApiView):
-    @extend_schema(
-        operation_id="budget_retrieve",
-        summary="Today's budget (the /stats payload) with 14 days of history",
-        responses={200: BudgetSerializer, **error_responses()},
-        tags=["budget"],
+    @documented(
+        "budget_retrieve", "Today's budget (the /stats payload) with 14 days of history", "budget",
+        ok=BudgetSerializer,
     )
     def get(self, request):
         data = {**budget_stats(), "history": budget_history(days=HISTORY_DAYS)}
         return Response(BudgetSerializer(data).data)
 
 
+@extend_schema_view(get=documented(
+    "ledger_list", "The ledger: one entry per model call, newest first", "budget",
+    ok=LedgerEntrySerializer(many=True), errors=(400, 404),
+))
 class LedgerListApi(ApiListView):
-    @extend_schema(
-        operation_id="ledger_list",
-        summary="The ledger: one entry per model call, newest first",
-        parameters=[LedgerFilter],
-        responses={200: LedgerEntrySerializer(many=True), **error_responses(400, 404)},
-        tags=["budget"],
-    )
-    def get(self, request):
-        filters = self.query(LedgerFilter)
-        entries = LedgerEntry.objects.filter(**filters).order_by("-created_at", "-id")
-        return self.paginated(entries, LedgerEntrySerializer)
+    browse = staticmethod(ledger_browse)
+    filterset_class = LedgerFilter
+    output_serializer = LedgerEntrySerializer

@@ -1,38 +1,29 @@
 """The audit trail of cycles: what the agent was told, answered, decided and did."""
 
-from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import NotFound
-from rest_framework.response import Response
+from drf_spectacular.utils import extend_schema_view
 
-from decisions.models import Cycle
+from decisions.selectors import cycle_browse, cycle_get
 
-from ..serializers import CycleDetailSerializer, CycleFilter, CycleSerializer
-from .base import ApiListView, ApiView, error_responses
+from ..filters import CycleFilter
+from ..serializers import CycleDetailSerializer, CycleSerializer
+from .base import ApiDetailView, ApiListView, documented
 
 
+@extend_schema_view(get=documented(
+    "cycles_list", "Cycles, newest first", "cycles", ok=CycleSerializer(many=True), errors=(400, 404),
+))
 class CycleListApi(ApiListView):
-    @extend_schema(
-        operation_id="cycles_list",
-        summary="Cycles, newest first",
-        parameters=[CycleFilter],
-        responses={200: CycleSerializer(many=True), **error_responses(400, 404)},
-        tags=["cycles"],
-    )
-    def get(self, request):
-        filters = self.query(CycleFilter)
-        cycles = Cycle.objects.filter(**filters).order_by("-started_at", "-id")
-        return self.paginated(cycles, CycleSerializer)
+    browse = staticmethod(cycle_browse)
+    filterset_class = CycleFilter
+    output_serializer = CycleSerializer
 
 
-class CycleDetailApi(ApiView):
-    @extend_schema(
-        operation_id="cycles_retrieve",
-        summary="One cycle: prompt, raw response, decision, result, tokens, timings",
-        responses={200: CycleDetailSerializer, **error_responses(404)},
-        tags=["cycles"],
-    )
-    def get(self, request, pk: int):
-        cycle = Cycle.objects.filter(pk=pk).first()
-        if cycle is None:
-            raise NotFound(f"Cycle #{pk} does not exist")
-        return Response(CycleDetailSerializer(cycle).data)
+@extend_schema_view(get=documented(
+    "cycles_retrieve", "One cycle: prompt, raw response, decision, result, tokens, timings", "cycles",
+    ok=CycleDetailSerializer, errors=(404,),
+))
+class CycleDetailApi(ApiDetailView):
+    output_serializer = CycleDetailSerializer
+
+    def fetch(self, pk: int):
+        return cycle_get(cycle_id=pk)

@@ -1,35 +1,27 @@
 """What the agent is learning (read-only)."""
 
-from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import NotFound
-from rest_framework.response import Response
+from drf_spectacular.utils import extend_schema_view
 
-from actions.models import Skill
+from actions.selectors import skill_browse, skill_get
 
 from ..serializers import SkillSerializer
-from .base import ApiListView, ApiView, error_responses
+from .base import ApiDetailView, ApiListView, documented
 
 
+@extend_schema_view(get=documented(
+    "skills_list", "Skills, by name", "skills", ok=SkillSerializer(many=True), errors=(404,),
+))
 class SkillListApi(ApiListView):
-    @extend_schema(
-        operation_id="skills_list",
-        summary="Skills, by name",
-        responses={200: SkillSerializer(many=True), **error_responses(404)},
-        tags=["skills"],
-    )
-    def get(self, request):
-        return self.paginated(Skill.objects.order_by("name", "id"), SkillSerializer)
+    browse = staticmethod(skill_browse)
+    filter_backends = []  # no filters: any query parameter is ignored, as before
+    output_serializer = SkillSerializer
 
 
-class SkillDetailApi(ApiView):
-    @extend_schema(
-        operation_id="skills_retrieve",
-        summary="One skill, with its study notes",
-        responses={200: SkillSerializer, **error_responses(404)},
-        tags=["skills"],
-    )
-    def get(self, request, pk: int):
-        skill = Skill.objects.filter(pk=pk).first()
-        if skill is None:
-            raise NotFound(f"Skill #{pk} does not exist")
-        return Response(SkillSerializer(skill).data)
+@extend_schema_view(get=documented(
+    "skills_retrieve", "One skill, with its study notes", "skills", ok=SkillSerializer, errors=(404,),
+))
+class SkillDetailApi(ApiDetailView):
+    output_serializer = SkillSerializer
+
+    def fetch(self, pk: int):
+        return skill_get(skill_id=pk)
