@@ -12,14 +12,13 @@ from django.conf import settings
 
 from actions.registry import ActionResult, Effects
 
+from .approvals import approval_ask
 from .models import Cycle, NotificationKind
 from .outbox import notification_enqueue, outbox_waiting_for
 
 
 def effects_apply(*, effects: Effects, cycle_id: int | None, approval_id: int | None, key: str) -> list[int]:
     """Returns the ids of approvals created for questions."""
-    from .approvals import approval_ask
-
     for i, message in enumerate(effects.messages):
         notification_enqueue(
             kind=NotificationKind.MESSAGE,

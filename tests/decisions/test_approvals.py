@@ -11,12 +11,12 @@ from decisions.approvals import (
     approval_answer_option,
     approval_approve,
     approval_ask,
-    approval_execute,
     approval_expire_due,
     approval_reject,
     approval_request_decision,
 )
 from decisions.errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
+from decisions.execution import approval_execute, approval_execute_stranded
 from decisions.models import Approval, ApprovalStatus, Notification
 from decisions.selectors import approval_effective_status, approval_list
 from memory.models import MemoryEntry, MemoryKind
@@ -122,8 +122,6 @@ def test_a_pending_approval_is_listed_as_pending(master):
 
 
 def test_an_approval_whose_execution_was_never_queued_is_executed_by_the_sweep(master):
-    from decisions.approvals import approval_execute_stranded
-
     approval = pending_decision("meditate", certainty=0.5)
     approval_approve(approval_id=approval.pk, by="master", via="api")  # on_commit never runs here
     assert approval_execute_stranded() == 0  # too fresh: its queued task may still come
@@ -135,7 +133,7 @@ def test_an_approval_whose_execution_was_never_queued_is_executed_by_the_sweep(m
 
 
 def test_a_handler_that_breaks_fails_the_approval_and_tells_the_master(master, monkeypatch):
-    import decisions.approvals as approvals
+    import decisions.execution as execution
 
     approval = pending_decision("meditate", certainty=0.5)
     approval_approve(approval_id=approval.pk, by="master", via="api")
@@ -143,8 +141,8 @@ def test_a_handler_that_breaks_fails_the_approval_and_tells_the_master(master, m
     def broken(**kwargs):
         raise RuntimeError("handler bug")
 
-    monkeypatch.setattr(approvals, "action_execute", broken)
-    approvals.approval_execute(approval_id=approval.pk)
+    monkeypatch.setattr(execution, "action_execute", broken)
+    execution.approval_execute(approval_id=approval.pk)
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.FAILED
     assert approval.result == {"status": "failed", "error": "RuntimeError while executing"}
@@ -152,8 +150,6 @@ def test_a_handler_that_breaks_fails_the_approval_and_tells_the_master(master, m
 
 
 def test_an_execution_lost_with_its_worker_is_failed_by_the_sweep_not_rerun(master):
-    from decisions.approvals import approval_execute_stranded
-
     approval = pending_decision("meditate", certainty=0.5)
     approval_approve(approval_id=approval.pk, by="master", via="api")
     Approval.objects.filter(pk=approval.pk).update(result={"status": "running"})  # claimed, then killed

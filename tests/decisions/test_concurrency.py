@@ -11,7 +11,8 @@ import pytest
 from django.db import connection
 
 from agentsite.core.errors import ApplicationError
-from decisions.approvals import approval_approve, approval_execute, approval_request_decision
+from decisions.approvals import approval_approve, approval_request_decision
+from decisions.execution import approval_execute
 from decisions.models import Approval, Cycle
 from memory.models import MemoryEntry, MemoryKind
 from tests.conftest import TEST_API_KEY
