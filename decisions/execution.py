@@ -18,11 +18,10 @@ from memory.models import MemoryKind
 from memory.services import memory_record
 
 from .agent import agent_schedule_not_before, agent_state_get
-from .effects import effects_apply, effects_noted
+from .effects import effects_apply, effects_report
 from .models import Approval, ApprovalStatus, NotificationKind
 from .outbox import notification_enqueue
 from .parsing import is_significant
-from .texts import significant_result_text
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +82,10 @@ def _record_execution(approval: Approval, result: ActionResult) -> None:
         agent_schedule_not_before(at=utc_now() + timedelta(seconds=result.effects.min_next_interval_seconds))
     ok = result.status == "ok"
     # The same threshold as a cycle's own action (parsing.should_notify).
-    significant = ok and is_significant(float(decision.get("significance", 0)))
-    report = result.as_dict()  # what the Master reads: without the note about its own delivery
-    result = effects_noted(result, significant=significant)
+    result = effects_report(
+        result=result, action=approval.action, decision=decision, key=f"approval:{approval.pk}",
+        significant=ok and is_significant(float(decision.get("significance", 0))),
+    )
     approval.status = ApprovalStatus.EXECUTED if ok else ApprovalStatus.FAILED
     approval.result = result.as_dict()
     approval.save(update_fields=["status", "result", "updated_at"])
@@ -96,12 +96,6 @@ def _record_execution(approval: Approval, result: ActionResult) -> None:
         meta={"approval_id": approval.pk, "status": approval.status},
         cycle_id=approval.cycle_id,
     )
-    if significant:
-        notification_enqueue(
-            kind=NotificationKind.SIGNIFICANT_RESULT,
-            text=significant_result_text(action=approval.action, decision=decision, result=report),
-            key=f"approval:{approval.pk}:result",
-        )
 
 
 @transaction.atomic
