@@ -9,18 +9,19 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from agentsite.core.clock import utc_now
 from agentsite.core.errors import ApplicationError
+from budget.admin import ReadOnlyAdmin
 
 from .approvals import approval_answer, approval_approve, approval_reject
+from .errors import ApprovalNotFound
 from .models import Approval, ApprovalKind, ApprovalStatus, Cycle, Surface
-from .selectors import approval_effective_status
+from .selectors import approval_effective_status, approval_list, approval_status_q
 
 # The admin index links to the agent dashboard (agentsite/admin_views.py). The template
 # lives in the agentsite app, which comes after django.contrib.admin in INSTALLED_APPS,
@@ -69,7 +70,7 @@ class EffectiveStatusFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         return [
             (ApprovalStatus.PENDING, "Pending"),
-            ("expired", "Expired"),
+            (ApprovalStatus.EXPIRED, "Expired"),
             (ApprovalStatus.APPROVED, "Approved"),
             (ApprovalStatus.EXECUTED, "Executed"),
             (ApprovalStatus.FAILED, "Failed"),
@@ -78,20 +79,15 @@ class EffectiveStatusFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        value, now = self.value(), utc_now()
+        value = self.value()
         if not value:
             return queryset
-        if value == ApprovalStatus.PENDING:
-            return queryset.filter(status=ApprovalStatus.PENDING, expires_at__gt=now)
-        if value == "expired":
-            return queryset.filter(
-                Q(status=ApprovalStatus.EXPIRED) | Q(status=ApprovalStatus.PENDING, expires_at__lte=now)
-            )
-        return queryset.filter(status=value)
+        # The selector owns the status rules; the list keeps its own other filters.
+        return queryset.filter(pk__in=approval_list(status=value).values("pk"))
 
 
 @admin.register(Approval)
-class ApprovalAdmin(admin.ModelAdmin):
+class ApprovalAdmin(ReadOnlyAdmin):
     """Read-only records; the Master decides with the Approve / Reject (or Answer)
     buttons on the page and the list's actions, which call the approval services. Staff
     without `decisions.decide_approval` see neither, and their posts are refused (403)."""
@@ -108,18 +104,9 @@ class ApprovalAdmin(admin.ModelAdmin):
     actions = ("approve_selected", "reject_selected")
     list_per_page = 50
 
-    # --- permissions: view and decide, never edit, add or delete -----------------------
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # A record is never edited through a form, pending or not: deciding is its own
-        # permission (decide_approval), not "change".
-        return False
+    # --- permissions: view and decide, never edit, add or delete (ReadOnlyAdmin) --------
+    # A record is never edited through a form, pending or not: deciding is its own
+    # permission (decide_approval), not "change".
 
     def has_decide_permission(self, request) -> bool:
         """Approve, reject, answer: the buttons, their views and the bulk actions."""
@@ -131,7 +118,7 @@ class ApprovalAdmin(admin.ModelAdmin):
     # --- list ----------------------------------------------------------------------------
 
     def get_queryset(self, request):
-        pending_now = When(status=ApprovalStatus.PENDING, expires_at__gt=utc_now(), then=Value(0))
+        pending_now = When(approval_status_q(status=ApprovalStatus.PENDING), then=Value(0))
         # Not super(): it orders by get_ordering() before the annotation exists.
         return (
             self.model._default_manager.get_queryset()
@@ -260,7 +247,7 @@ class ApprovalAdmin(admin.ModelAdmin):
         by, note = request.user.get_username(), request.POST.get("note", "").strip()
         try:
             if approval_id is None:
-                raise ApplicationError(f"approval {object_id!r} does not exist")
+                raise ApprovalNotFound(f"approval {object_id!r} does not exist")
             if verb == "approve":
                 approval_approve(approval_id=approval_id, by=by, via=Surface.ADMIN, note=note)
                 messages.success(request, f"Approved #{approval_id}; its execution has been queued.")
@@ -309,7 +296,7 @@ class ApprovalAdmin(admin.ModelAdmin):
 
 
 @admin.register(Cycle)
-class CycleAdmin(admin.ModelAdmin):
+class CycleAdmin(ReadOnlyAdmin):
     """The audit trail: what was asked, answered, decided and done. Read-only."""
 
     list_display = (
@@ -336,15 +323,6 @@ class CycleAdmin(admin.ModelAdmin):
         "prompt_block", "raw_response_block", "decision_block", "result_block", "error_block", "tokens_table",
         "started_at", "finished_at", "duration_ms", "next_run_at",
     )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="tokens")
     def total_tokens(self, obj: Cycle) -> int:

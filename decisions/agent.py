@@ -8,10 +8,11 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
-from agentsite.core.tasks import task_enqueue
 from agentsite.core.clock import utc_now
 from agentsite.core.deadlines import longest_call
+from agentsite.core.tasks import task_enqueue
 
+from .errors import QueueUnavailable
 from .models import AgentState
 
 logger = logging.getLogger(__name__)
@@ -94,8 +95,6 @@ def agent_schedule_not_before(*, at: datetime) -> None:
 
 def cycle_request_now() -> str:
     """Queue a cycle for a worker to run now (it still honours pause, lock and budget)."""
-    from .errors import QueueUnavailable
-
     try:
         return task_enqueue("decisions.run_cycle_now", task_name="cycle-on-request")
     except Exception as exc:

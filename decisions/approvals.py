@@ -6,29 +6,22 @@ state checked under `select_for_update`, so two Masters tapping at once, or a ta
 the expiry, produce exactly one outcome.
 """
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 
-from agentsite.core.tasks import task_enqueue
-from actions.registry import ActionContext, action_execute
 from agentsite.core.clock import utc_now
+from agentsite.core.tasks import task_enqueue
 from memory.models import MemoryKind
 from memory.services import memory_record
 
-from .agent import agent_schedule_not_before, agent_state_get
 from .errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
 from .models import Approval, ApprovalKind, ApprovalStatus, Cycle, NotificationKind, Surface
 from .outbox import notification_enqueue
-from .texts import approval_request_text, expired_text, question_text, significant_result_text
+from .selectors import approval_effective_status
+from .texts import approval_request_text, expired_text, question_text
 
-logger = logging.getLogger(__name__)
-
-def approval_is_expired(approval: Approval) -> bool:
-    """Past its deadline: never pending, even before the sweep has marked it."""
-    return approval.status == ApprovalStatus.PENDING and approval.expires_at <= utc_now()
 
 
 def _deadline():
@@ -75,12 +68,17 @@ def approval_ask(*, question: str, context: str = "", options: tuple[str, ...] =
     return approval
 
 
+def _what(approval: Approval) -> str:
+    """How memory names an approval: its action, or the question (shortened)."""
+    return approval.action if approval.kind == ApprovalKind.DECISION else f"question '{approval.question[:200]}'"
+
+
 def _lock_pending(*, approval_id: int) -> Approval:
     try:
         approval = Approval.objects.select_for_update().get(pk=approval_id)
     except Approval.DoesNotExist:
         raise ApprovalNotFound(f"approval #{approval_id} does not exist") from None
-    if approval_is_expired(approval):
+    if approval_effective_status(approval) == ApprovalStatus.EXPIRED:
         raise ApprovalNotPending(f"approval #{approval_id} has expired", extra={"status": "expired"})
     if approval.status != ApprovalStatus.PENDING:
         raise ApprovalNotPending(
@@ -119,32 +117,15 @@ def approval_approve(*, approval_id: int, by: str, via: str = Surface.SYSTEM, no
 
 
 def _queue_execution(approval_id: int) -> None:
+    # By name (execution.approval_execute): that module imports this one through effects.
     task_enqueue("decisions.approval_execute", approval_id, task_name=f"approval-{approval_id}-execute")
-
-
-def approval_execute_stranded(*, older_than_seconds: int = 120) -> int:
-    """Sweep: execute approved decisions whose queued execution never ran (broker down,
-    worker lost before it started). The claim in approval_execute keeps it exactly-once."""
-    cutoff = utc_now() - timedelta(seconds=older_than_seconds)
-    stranded = Approval.objects.filter(
-        status=ApprovalStatus.APPROVED, result__isnull=True, decided_at__lte=cutoff
-    ).values_list("pk", flat=True)
-    executed = sum(1 for approval_id in list(stranded[:100]) if approval_execute(approval_id=approval_id))
-    # A claim older than any task may run belongs to a worker that was killed mid-way:
-    # fail it visibly rather than run the action a second time.
-    lost_before = utc_now() - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 120)
-    for approval in Approval.objects.filter(
-        status=ApprovalStatus.APPROVED, result__status="running", updated_at__lte=lost_before
-    )[:100]:
-        _record_failure(approval, error="the worker executing it stopped before finishing")
-    return executed
 
 
 @transaction.atomic
 def approval_reject(*, approval_id: int, by: str, via: str = Surface.SYSTEM, note: str = "") -> Approval:
     approval = _lock_pending(approval_id=approval_id)
     _decide(approval, status=ApprovalStatus.REJECTED, by=by, via=via, note=note)
-    what = approval.action if approval.kind == ApprovalKind.DECISION else f"question '{approval.question[:200]}'"
+    what = _what(approval)
     memory_record(
         kind=MemoryKind.OUTCOME,
         content=f"The Master rejected {what} (approval #{approval.pk})" + (f": {note}" if note else ": no reason given"),
@@ -182,83 +163,6 @@ def approval_answer_option(*, approval_id: int, option_index: int, by: str, via:
     return approval_answer(approval_id=approval_id, answer=approval.options[option_index], by=by, via=via)
 
 
-def approval_execute(*, approval_id: int) -> Approval | None:
-    """Run an approved decision exactly once (a conditional claim guards against doubles).
-
-    Whatever happens after the claim ends in `executed` or `failed`: an approval never
-    stays `approved` because its handler broke."""
-    claimed = Approval.objects.filter(
-        pk=approval_id, status=ApprovalStatus.APPROVED, result__isnull=True
-    ).update(result={"status": "running"}, updated_at=utc_now())
-    if not claimed:
-        logger.info("Approval #%s not executed: not approved or already claimed", approval_id)
-        return None
-    approval = Approval.objects.get(pk=approval_id)
-    try:
-        result = action_execute(
-            action=approval.action,
-            details=approval.payload.get("details", {}),
-            context=ActionContext(cycle_id=approval.cycle_id, approval_id=approval.pk),
-        )
-        _record_execution(approval, result)
-    except Exception as exc:
-        logger.exception("Executing approval #%s failed", approval_id)
-        _record_failure(approval, error=f"{type(exc).__name__} while executing")
-    approval.refresh_from_db()
-    return approval
-
-
-@transaction.atomic
-def _record_execution(approval: Approval, result) -> None:
-    from .effects import effects_apply, effects_noted  # local: effects imports this module
-
-    decision = approval.payload
-    effects_apply(effects=result.effects, cycle_id=approval.cycle_id, approval_id=approval.pk, key=f"approval:{approval.pk}")
-    if result.effects.min_next_interval_seconds:
-        agent_state_get()
-        agent_schedule_not_before(at=utc_now() + timedelta(seconds=result.effects.min_next_interval_seconds))
-    ok = result.status == "ok"
-    significant = ok and float(decision.get("significance", 0)) >= 0.8
-    report = result.as_dict()  # what the Master reads: without the note about its own delivery
-    result = effects_noted(result, significant=significant)
-    approval.status = ApprovalStatus.EXECUTED if ok else ApprovalStatus.FAILED
-    approval.result = result.as_dict()
-    approval.save(update_fields=["status", "result", "updated_at"])
-    memory_record(
-        kind=MemoryKind.OUTCOME,
-        content=f"Approved {approval.action} (approval #{approval.pk}) {'done' if ok else 'failed'}: "
-        f"{result.data.get('summary') or result.data.get('error') or result.status}",
-        meta={"approval_id": approval.pk, "status": approval.status},
-        cycle_id=approval.cycle_id,
-    )
-    if significant:
-        notification_enqueue(
-            kind=NotificationKind.SIGNIFICANT_RESULT,
-            text=significant_result_text(action=approval.action, decision=decision, result=report),
-            key=f"approval:{approval.pk}:result",
-        )
-
-
-@transaction.atomic
-def _record_failure(approval: Approval, *, error: str) -> None:
-    updated = Approval.objects.filter(pk=approval.pk, status=ApprovalStatus.APPROVED).update(
-        status=ApprovalStatus.FAILED, result={"status": "failed", "error": error}, updated_at=utc_now()
-    )
-    if not updated:
-        return
-    memory_record(
-        kind=MemoryKind.OUTCOME,
-        content=f"Approved {approval.action} (approval #{approval.pk}) could not be carried out: {error}",
-        meta={"approval_id": approval.pk, "status": ApprovalStatus.FAILED},
-        cycle_id=approval.cycle_id,
-    )
-    notification_enqueue(
-        kind=NotificationKind.MESSAGE,
-        text=f"Approval #{approval.pk} ({approval.action}) was approved but could not be carried out: {error}.",
-        key=f"approval:{approval.pk}:failed",
-    )
-
-
 def approval_expire_due() -> int:
     """Sweep: mark overdue pending approvals expired, tell the Master, remember it."""
     expired = 0
@@ -274,7 +178,7 @@ def approval_expire_due() -> int:
             approval.decided_at = utc_now()
             approval.decided_via = Surface.SYSTEM
             approval.save(update_fields=["status", "decided_at", "decided_via", "updated_at"])
-            what = approval.action if approval.kind == ApprovalKind.DECISION else f"question '{approval.question[:200]}'"
+            what = _what(approval)
             memory_record(
                 kind=MemoryKind.OUTCOME,
                 content=f"No answer from the Master: {what} (approval #{approval.pk}) expired unanswered",

@@ -12,14 +12,14 @@ from django.conf import settings
 
 from actions.registry import ActionResult, Effects
 
+from .approvals import approval_ask
 from .models import Cycle, NotificationKind
 from .outbox import notification_enqueue, outbox_waiting_for
+from .texts import significant_result_text
 
 
 def effects_apply(*, effects: Effects, cycle_id: int | None, approval_id: int | None, key: str) -> list[int]:
     """Returns the ids of approvals created for questions."""
-    from .approvals import approval_ask
-
     for i, message in enumerate(effects.messages):
         notification_enqueue(
             kind=NotificationKind.MESSAGE,
@@ -62,3 +62,17 @@ def effects_noted(result: ActionResult, *, significant: bool = False) -> ActionR
     summary = result.data.get("summary")
     data = {**result.data, "delivery": note, "summary": f"{summary}; {note}" if summary else note}
     return dataclasses.replace(result, data=data)
+
+
+def effects_report(*, result: ActionResult, action: str, decision: dict, significant: bool, key: str) -> ActionResult:
+    """What a run action leaves for the record: `result` noted for delivery (effects_noted)
+    and, when `significant`, its report queued for the Master, who reads the result
+    without the note about that report's own delivery. A cycle and an approval alike."""
+    noted = effects_noted(result, significant=significant)
+    if significant:
+        notification_enqueue(
+            kind=NotificationKind.SIGNIFICANT_RESULT,
+            text=significant_result_text(action=action, decision=decision, result=result.as_dict()),
+            key=f"{key}:result",
+        )
+    return noted

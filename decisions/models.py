@@ -15,7 +15,6 @@ class AgentState(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     lock_token = models.UUIDField(null=True, blank=True)
     lock_expires_at = models.DateTimeField(null=True, blank=True)
-    exhausted_notified_on = models.DateField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -120,7 +120,12 @@ def needs_approval(decision: ProactiveDecision) -> bool:
 
 def should_notify(decision: ProactiveDecision) -> bool:
     """Whether the Master should hear about this decision's outcome."""
-    return decision.significance >= SIGNIFICANCE_THRESHOLD
+    return is_significant(decision.significance)
+
+
+def is_significant(significance: float) -> bool:
+    """The one significance rule: a cycle's own action and an approved one alike."""
+    return significance >= SIGNIFICANCE_THRESHOLD
 
 
 def _parse(text: str) -> DecisionParse:

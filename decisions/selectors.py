@@ -1,7 +1,7 @@
 """Decision-side reads: the working memory a prompt is built from, the agent's status,
 approvals. Each query is bounded, so cost and prompt size stay flat as history grows."""
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from django.db.models import Q
 
@@ -23,21 +23,30 @@ PROMPT_ANSWERS = 10
 
 
 def approval_list(*, status: str | None = None, limit: int | None = None):
-    """Approvals, pending first; `status="pending"` excludes ones already past their deadline."""
+    """Approvals, newest first, by the status the Master sees (`approval_status_q`)."""
     qs = Approval.objects.select_related("cycle").all()
-    if status == ApprovalStatus.PENDING:
-        qs = qs.filter(status=ApprovalStatus.PENDING, expires_at__gt=utc_now())
-    elif status == "expired":
-        qs = qs.filter(Q(status="expired") | Q(status=ApprovalStatus.PENDING, expires_at__lte=utc_now()))
-    elif status:
-        qs = qs.filter(status=status)
+    if status:
+        qs = qs.filter(approval_status_q(status=status))
     qs = qs.order_by("-created_at", "-id")
     return list(qs[:limit]) if limit else qs
 
 
+# The expiry rule, in its two forms side by side: a pending approval past its deadline is
+# expired (never decidable) even before the sweep has marked it.
+def approval_status_q(*, status: str, now: datetime | None = None) -> Q:
+    """The approvals whose effective status is `status`, as a query."""
+    now = now or utc_now()
+    if status == ApprovalStatus.PENDING:
+        return Q(status=ApprovalStatus.PENDING, expires_at__gt=now)
+    if status == ApprovalStatus.EXPIRED:
+        return Q(status=ApprovalStatus.EXPIRED) | Q(status=ApprovalStatus.PENDING, expires_at__lte=now)
+    return Q(status=status)
+
+
 def approval_effective_status(approval: Approval) -> str:
+    """One approval's effective status (the same rule as `approval_status_q`)."""
     if approval.status == ApprovalStatus.PENDING and approval.expires_at <= utc_now():
-        return "expired"
+        return ApprovalStatus.EXPIRED
     return approval.status
 
 
@@ -72,9 +81,8 @@ def prompt_context_gather(*, now: datetime | None = None) -> PromptContext:
 
 
 def cycles_today_count() -> int:
-    today = utc_today()
-    midnight = datetime.combine(today, datetime.min.time(), tzinfo=timezone.utc)
-    return Cycle.objects.filter(started_at__gte=midnight).exclude(status=CycleStatus.SKIPPED).count()
+    since = utc_day_start(utc_today())
+    return Cycle.objects.filter(started_at__gte=since).exclude(status=CycleStatus.SKIPPED).count()
 
 
 def pacing_day_spend() -> DaySpend:

@@ -25,14 +25,14 @@ from memory.services import memory_store_aroma, memory_summarize_cycle, memory_u
 
 from .agent import agent_schedule, agent_state_get, cycle_lock_acquire, cycle_lock_release
 from .approvals import approval_request_decision
-from .effects import effects_apply, effects_noted
+from .effects import effects_apply, effects_report
 from .models import AgentState, Cycle, CycleStatus, NotificationKind
 from .outbox import notification_enqueue
 from .pacing import next_run_delay
 from .parsing import ProactiveDecision, decision_parse, needs_approval, should_notify
 from .prompts import Prompt, prompt_build
 from .selectors import pacing_day_spend, prompt_context_gather
-from .texts import budget_exhausted_text, significant_result_text
+from .texts import budget_exhausted_text
 
 logger = logging.getLogger(__name__)
 
@@ -163,16 +163,11 @@ def _finish_executed(cycle: Cycle, decision: ProactiveDecision, result: ActionRe
     with transaction.atomic():
         question_ids = effects_apply(effects=result.effects, cycle_id=cycle.pk, approval_id=None, key=f"cycle:{cycle.pk}")
         cycle.executed = result.status != "invalid_details"
-        significant = should_notify(decision) and cycle.executed
-        report = result.as_dict()  # what the Master reads: without the note about its own delivery
         # Recorded (and remembered) as queued, not delivered, while Telegram is not configured.
-        cycle.result = effects_noted(result, significant=significant).as_dict()
-        if significant:
-            notification_enqueue(
-                kind=NotificationKind.SIGNIFICANT_RESULT,
-                text=significant_result_text(action=decision.action, decision=cycle.decision, result=report),
-                key=f"cycle:{cycle.pk}:result",
-            )
+        cycle.result = effects_report(
+            result=result, action=decision.action, decision=cycle.decision, key=f"cycle:{cycle.pk}",
+            significant=should_notify(decision) and cycle.executed,
+        ).as_dict()
         run = _close(
             cycle, CycleStatus.COMPLETED, started=started, decision=decision,
             at_least=result.effects.min_next_interval_seconds,

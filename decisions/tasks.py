@@ -1,6 +1,7 @@
 """Django-Q2 tasks: thin wrappers over the services (Django-Q2 owns their retries)."""
 
-from .approvals import approval_execute, approval_execute_stranded, approval_expire_due
+from .approvals import approval_expire_due
+from .execution import approval_execute, approval_execute_stranded
 from .services import cycle_run, proactive_tick
 
 

@@ -6,10 +6,10 @@ import pytest
 import time_machine
 
 from agentsite.core.clock import utc_now
-from decisions.approvals import approval_ask, approval_reject, approval_request_decision
+from decisions.approvals import approval_ask, approval_reject
 from decisions.models import Approval, ApprovalStatus
 from memory.models import MemoryEntry, MemoryKind
-from tests.factories import decision
+from tests.factories.decisions import ApprovalFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,10 +17,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def master(settings):
     settings.MASTER_CHAT_IDS = [1001]
-
-
-def pending(action="meditate", **kwargs) -> Approval:
-    return approval_request_decision(decision=decision(action, **kwargs), cycle=None)
 
 
 def question() -> Approval:
@@ -31,13 +27,13 @@ def question() -> Approval:
 def expired(settings) -> Approval:
     """An approval past its deadline that the sweep has not marked yet."""
     settings.APPROVAL_TIMEOUT_SECONDS = 60
-    approval = pending()
+    approval = ApprovalFactory()
     Approval.objects.filter(pk=approval.pk).update(expires_at=utc_now() - timedelta(seconds=1))
     return approval
 
 
 def test_the_list_shows_effective_statuses_and_pending_leaves_out_the_overdue(api, expired):
-    fresh = pending("develop_skill")
+    fresh = ApprovalFactory(action="develop_skill")
     body = api.get("/api/approvals/").json()
     statuses = {a["id"]: a["status"] for a in body["results"]}
     assert statuses == {fresh.pk: "pending", expired.pk: "expired"}
@@ -46,7 +42,7 @@ def test_the_list_shows_effective_statuses_and_pending_leaves_out_the_overdue(ap
 
 
 def test_the_list_filters_by_kind(api):
-    pending()
+    ApprovalFactory()
     q = question()
     assert [a["id"] for a in api.get("/api/approvals/?kind=question").json()["results"]] == [q.pk]
 
@@ -57,7 +53,7 @@ def test_a_bad_status_filter_is_400(api):
 
 
 def test_the_detail_shows_the_decision(api):
-    approval = pending("develop_skill", certainty=0.6)
+    approval = ApprovalFactory(action="develop_skill", certainty=0.6)
     body = api.get(f"/api/approvals/{approval.pk}/").json()
     assert (body["id"], body["kind"], body["status"], body["action"]) == (
         approval.pk, "decision", "pending", "develop_skill",
@@ -68,7 +64,7 @@ def test_the_detail_shows_the_decision(api):
 def test_approving_runs_the_service_and_the_decision_is_executed(
     api, staff_user, django_capture_on_commit_callbacks
 ):
-    approval = pending("meditate", certainty=0.5)
+    approval = ApprovalFactory(action="meditate", certainty=0.5)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = api.post(f"/api/approvals/{approval.pk}/approve/", {"note": "go on"}, format="json")
     assert response.status_code == 200
@@ -83,7 +79,7 @@ def test_approving_runs_the_service_and_the_decision_is_executed(
 
 
 def test_approving_needs_no_body(api, django_capture_on_commit_callbacks):
-    approval = pending()
+    approval = ApprovalFactory()
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(f"/api/approvals/{approval.pk}/approve/")
     assert response.status_code == 200
@@ -92,7 +88,7 @@ def test_approving_needs_no_body(api, django_capture_on_commit_callbacks):
 
 
 def test_rejecting_stores_the_note_and_the_agent_remembers_it(api):
-    approval = pending("develop_skill")
+    approval = ApprovalFactory(action="develop_skill")
     response = api.post(f"/api/approvals/{approval.pk}/reject/", {"note": "not now, rest"}, format="json")
     assert response.status_code == 200
     body = response.json()
@@ -127,7 +123,7 @@ def test_an_unknown_approval_is_404(api):
 
 @pytest.mark.parametrize("verb", ["approve", "reject"])
 def test_deciding_a_decided_approval_is_409(api, verb):
-    approval = pending()
+    approval = ApprovalFactory()
     approval_reject(approval_id=approval.pk, by="someone", via="telegram")
     response = api.post(f"/api/approvals/{approval.pk}/{verb}/", {}, format="json")
     assert response.status_code == 409
@@ -161,7 +157,7 @@ def test_deciding_an_expired_approval_is_409(api, expired, verb, body):
 
 def test_an_approval_expires_with_time(api, settings):
     settings.APPROVAL_TIMEOUT_SECONDS = 60
-    approval = pending()
+    approval = ApprovalFactory()
     with time_machine.travel(utc_now() + timedelta(minutes=2), tick=False):
         assert api.get(f"/api/approvals/{approval.pk}/").json()["status"] == "expired"
         response = api.post(f"/api/approvals/{approval.pk}/approve/", {}, format="json")
@@ -169,7 +165,7 @@ def test_an_approval_expires_with_time(api, settings):
 
 
 def test_approving_a_question_or_answering_a_decision_is_400(api):
-    q, d = question(), pending()
+    q, d = question(), ApprovalFactory()
     response = api.post(f"/api/approvals/{q.pk}/approve/", {}, format="json")
     assert response.status_code == 400
     assert response.json() == {"detail": f"approval #{q.pk} is a question: answer it instead", "code": "invalid"}
@@ -190,7 +186,7 @@ def test_approving_a_question_or_answering_a_decision_is_400(api):
     ],
 )
 def test_bad_bodies_are_400_and_change_nothing(api, verb, body, field):
-    approval = question() if verb == "answer" else pending()
+    approval = question() if verb == "answer" else ApprovalFactory()
     response = api.post(f"/api/approvals/{approval.pk}/{verb}/", body, format="json")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid" and field in response.json()["errors"]
@@ -199,18 +195,18 @@ def test_bad_bodies_are_400_and_change_nothing(api, verb, body, field):
 
 
 def test_a_body_that_is_not_an_object_is_400(api):
-    approval = pending()
+    approval = ApprovalFactory()
     response = api.post(f"/api/approvals/{approval.pk}/reject/", ["no"], format="json")
     assert response.status_code == 400 and response.json()["code"] == "invalid"
 
 
 def test_malformed_json_is_400(api):
-    approval = pending()
+    approval = ApprovalFactory()
     response = api.post(f"/api/approvals/{approval.pk}/reject/", "{not json", content_type="application/json")
     assert response.status_code == 400 and response.json()["code"] == "parse_error"
 
 
 def test_only_json_bodies_are_accepted(api):
-    approval = pending()
+    approval = ApprovalFactory()
     response = api.post(f"/api/approvals/{approval.pk}/reject/", {"note": "x"}, format="multipart")
     assert response.status_code == 415 and response.json()["code"] == "unsupported_media_type"

@@ -13,9 +13,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from decisions.agent import agent_pause, agent_state_get
-from decisions.approvals import approval_ask, approval_request_decision
+from decisions.approvals import approval_ask
 from decisions.models import AgentState, Approval, ApprovalStatus, Cycle
-from tests.factories import decision
+from tests.factories.decisions import ApprovalFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +29,6 @@ CONTROL_DETAIL = "Pausing, resuming and running the agent need the decisions.con
 @pytest.fixture(autouse=True)
 def master(settings):
     settings.MASTER_CHAT_IDS = [1001]
-
-
-def pending() -> Approval:
-    return approval_request_decision(decision=decision("meditate", certainty=0.5), cycle=None)
 
 
 def asked() -> Approval:
@@ -75,7 +71,7 @@ def test_the_permissions_exist_and_only_superusers_hold_them_by_default(django_u
 @pytest.mark.parametrize(("verb", "body"), [("approve", {"note": "go"}), ("reject", {"note": "no"}),
                                             ("answer", {"answer": "A"})])
 def test_api_staff_without_decide_approval_get_403_and_the_approval_is_unchanged(staff_only, verb, body):
-    approval = asked() if verb == "answer" else pending()
+    approval = asked() if verb == "answer" else ApprovalFactory(certainty=0.5)
     before = decision_fields(approval)
 
     response = staff_only.post(f"/api/approvals/{approval.pk}/{verb}/", body, format="json")
@@ -111,14 +107,14 @@ def test_api_staff_without_control_agent_cannot_run_a_cycle(staff_only, claude):
 
 
 def test_api_staff_without_permissions_still_read_everything(staff_only):
-    approval = pending()
+    approval = ApprovalFactory(certainty=0.5)
     for path in ("/api/approvals/", f"/api/approvals/{approval.pk}/", "/api/agent/", "/api/budget/", "/api/cycles/"):
         assert staff_only.get(path).status_code == 200, path
 
 
 def test_api_decide_approval_lets_a_staff_user_decide_but_not_steer(django_user_model):
     client = token_client(staff(django_user_model, "decider", "decide_approval"))
-    approval, question = pending(), asked()
+    approval, question = ApprovalFactory(certainty=0.5), asked()
 
     response = client.post(f"/api/approvals/{approval.pk}/reject/", {"note": "not now"}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "rejected"
@@ -134,7 +130,7 @@ def test_api_control_agent_lets_a_staff_user_steer_but_not_decide(django_user_mo
     from tests.factories import decision_text
 
     client = token_client(staff(django_user_model, "pilot", "control_agent"))
-    approval = pending()
+    approval = ApprovalFactory(certainty=0.5)
 
     assert client.post("/api/agent/pause/").status_code == 200 and agent_state_get().paused is True
     assert client.post("/api/agent/resume/").status_code == 200 and agent_state_get().paused is False
@@ -147,7 +143,7 @@ def test_api_control_agent_lets_a_staff_user_steer_but_not_decide(django_user_mo
 
 def test_api_a_superuser_needs_no_explicit_grant(admin_user):
     client = token_client(admin_user)
-    approval = pending()
+    approval = ApprovalFactory(certainty=0.5)
     assert client.post(f"/api/approvals/{approval.pk}/reject/", {}, format="json").status_code == 200
     assert client.post("/api/agent/pause/").status_code == 200
     assert decision_fields(approval)[0] == ApprovalStatus.REJECTED and agent_state_get().paused is True
@@ -160,7 +156,7 @@ def test_api_a_superuser_needs_no_explicit_grant(admin_user):
 @pytest.mark.parametrize(("verb", "form"), [("approve", {"note": "go"}), ("reject", {}), ("answer", {"option": "A"})])
 def test_admin_buttons_refuse_staff_without_decide_approval(client, django_user_model, verb, form):
     client.force_login(staff(django_user_model, "viewer", "view_approval"))
-    approval = asked() if verb == "answer" else pending()
+    approval = asked() if verb == "answer" else ApprovalFactory(certainty=0.5)
     before = decision_fields(approval)
 
     page = client.get(f"{APPROVALS}{approval.pk}/change/").content.decode()
@@ -173,7 +169,7 @@ def test_admin_buttons_refuse_staff_without_decide_approval(client, django_user_
 @pytest.mark.parametrize("action", ["approve_selected", "reject_selected"])
 def test_admin_bulk_actions_are_hidden_and_refused_without_decide_approval(client, django_user_model, action):
     client.force_login(staff(django_user_model, "viewer", "view_approval"))
-    first, second = pending(), pending()
+    first, second = ApprovalFactory(certainty=0.5), ApprovalFactory(certainty=0.5)
     before = [decision_fields(first), decision_fields(second)]
 
     listing = client.get(APPROVALS)
@@ -184,7 +180,7 @@ def test_admin_bulk_actions_are_hidden_and_refused_without_decide_approval(clien
 
 def test_admin_decide_approval_shows_the_buttons_and_they_work(client, django_user_model):
     client.force_login(staff(django_user_model, "decider", "view_approval", "decide_approval"))
-    approval, first, second = pending(), pending(), pending()
+    approval, first, second = ApprovalFactory(certainty=0.5), ApprovalFactory(certainty=0.5), ApprovalFactory(certainty=0.5)
 
     page = client.get(f"{APPROVALS}{approval.pk}/change/").content.decode()
     assert 'id="approve-button"' in page and 'id="reject-button"' in page

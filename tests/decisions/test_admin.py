@@ -9,19 +9,15 @@ import pytest
 from django.test import Client
 
 from agentsite.core.clock import utc_now
-from decisions.approvals import approval_ask, approval_reject, approval_request_decision
+from decisions.approvals import approval_ask, approval_reject
 from decisions.models import Approval, ApprovalStatus, Cycle, CycleStatus
 from decisions.selectors import prompt_context_gather
 from memory.models import MemoryEntry, MemoryKind
-from tests.factories import decision
+from tests.factories.decisions import ApprovalFactory
 
 pytestmark = pytest.mark.django_db
 
 APPROVALS = "/admin/decisions/approval/"
-
-
-def pending(action: str = "meditate", **kwargs) -> Approval:
-    return approval_request_decision(decision=decision(action, **kwargs), cycle=None)
 
 
 def listed_ids(html: str) -> list[int]:
@@ -36,10 +32,10 @@ def listed_ids(html: str) -> list[int]:
 
 
 def test_approvals_list_pending_first_with_expired_shown_as_expired(admin_client, master):
-    decided = pending()
+    decided = ApprovalFactory()
     approval_reject(approval_id=decided.pk, by="m", via="api")
-    live = pending("develop_skill", certainty=0.42, significance=0.77)
-    overdue = pending()
+    live = ApprovalFactory(action="develop_skill", certainty=0.42, significance=0.77)
+    overdue = ApprovalFactory()
     Approval.objects.filter(pk=overdue.pk).update(expires_at=utc_now() - timedelta(minutes=1))
     Approval.objects.filter(pk=live.pk).update(created_at=utc_now() - timedelta(days=2))  # oldest, still first
 
@@ -59,7 +55,7 @@ def test_approvals_list_pending_first_with_expired_shown_as_expired(admin_client
 def test_approve_selected_runs_the_service_and_execution_follows(
     admin_client, master, django_capture_on_commit_callbacks
 ):
-    first, second = pending(), pending()
+    first, second = ApprovalFactory(), ApprovalFactory()
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             APPROVALS, {"action": "approve_selected", "_selected_action": [first.pk, second.pk]}, follow=True
@@ -76,7 +72,7 @@ def test_approve_selected_runs_the_service_and_execution_follows(
 
 
 def test_reject_selected_and_a_double_decision_is_a_message_not_an_error(admin_client, master):
-    approval, other = pending(), pending()
+    approval, other = ApprovalFactory(), ApprovalFactory()
     approval_reject(approval_id=other.pk, by="someone", via="telegram")
     response = admin_client.post(
         APPROVALS, {"action": "reject_selected", "_selected_action": [approval.pk, other.pk]}, follow=True
@@ -113,7 +109,7 @@ def test_the_detail_page_shows_the_decision_readably_and_escaped(admin_client, w
 
 
 def test_the_approve_button_executes_with_a_note(admin_client, master, django_capture_on_commit_callbacks):
-    approval = pending()
+    approval = ApprovalFactory()
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(f"{APPROVALS}{approval.pk}/approve/", {"note": "go ahead"})
     assert response.status_code == 302 and response["Location"] == f"{APPROVALS}{approval.pk}/change/"
@@ -126,7 +122,7 @@ def test_the_approve_button_executes_with_a_note(admin_client, master, django_ca
 
 
 def test_the_reject_button_and_then_a_second_click(admin_client, master):
-    approval = pending()
+    approval = ApprovalFactory()
     admin_client.post(f"{APPROVALS}{approval.pk}/reject/", {"note": "not now"})
     approval.refresh_from_db()
     assert (approval.status, approval.note, approval.decided_via) == ("rejected", "not now", "admin")
@@ -138,7 +134,7 @@ def test_the_reject_button_and_then_a_second_click(admin_client, master):
 
 
 def test_an_expired_approval_cannot_be_approved(admin_client, master):
-    approval = pending()
+    approval = ApprovalFactory()
     Approval.objects.filter(pk=approval.pk).update(expires_at=utc_now() - timedelta(seconds=1))
     page = admin_client.get(f"{APPROVALS}{approval.pk}/change/").content.decode()
     assert 'id="approve-button"' not in page and 'id="approval-status">expired<' in page
@@ -172,7 +168,7 @@ def test_approval_records_cannot_be_added_edited_or_deleted(admin_client, world)
 
 
 def test_the_approve_button_needs_the_csrf_token(admin_user, master):
-    approval = pending()
+    approval = ApprovalFactory()
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)
     assert client.post(f"{APPROVALS}{approval.pk}/approve/").status_code == 403
@@ -187,7 +183,7 @@ def test_staff_without_the_decide_permission_can_look_but_not_decide(client, dja
     viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_approval"))
     client.force_login(viewer)
-    approval = pending()
+    approval = ApprovalFactory()
     page = client.get(f"{APPROVALS}{approval.pk}/change/")
     assert page.status_code == 200 and b'id="approve-button"' not in page.content
     assert client.post(f"{APPROVALS}{approval.pk}/approve/").status_code == 403

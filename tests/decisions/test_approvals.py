@@ -11,17 +11,18 @@ from decisions.approvals import (
     approval_answer_option,
     approval_approve,
     approval_ask,
-    approval_execute,
     approval_expire_due,
     approval_reject,
     approval_request_decision,
 )
 from decisions.errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
-from decisions.models import Approval, ApprovalStatus, Notification
+from decisions.execution import approval_execute, approval_execute_stranded
+from decisions.models import Approval, ApprovalKind, ApprovalStatus, Notification
 from decisions.selectors import approval_effective_status, approval_list
 from memory.models import MemoryEntry, MemoryKind
 from telegrambot.taps import notification_keyboard
 from tests.factories import decision
+from tests.factories.decisions import ApprovalFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,12 +32,8 @@ def master(settings):
     settings.MASTER_CHAT_IDS = [1001]
 
 
-def pending_decision(action="meditate", **kwargs) -> Approval:
-    return approval_request_decision(decision=decision(action, **kwargs), cycle=None)
-
-
 def test_approving_executes_the_decision_once(master, django_capture_on_commit_callbacks):
-    approval = pending_decision("meditate", certainty=0.5)
+    approval = ApprovalFactory(action="meditate", certainty=0.5)
     with django_capture_on_commit_callbacks(execute=True):
         approval_approve(approval_id=approval.pk, by="master", via="api")
     approval.refresh_from_db()
@@ -49,7 +46,7 @@ def test_approving_executes_the_decision_once(master, django_capture_on_commit_c
 
 
 def test_approved_outreach_is_sent_to_its_chat(master, django_capture_on_commit_callbacks):
-    approval = pending_decision("proactive_outreach", certainty=0.99)
+    approval = ApprovalFactory(action="proactive_outreach", certainty=0.99)
     with django_capture_on_commit_callbacks(execute=True):
         approval_approve(approval_id=approval.pk, by="master", via="telegram")
     outreach = Notification.objects.get(chat_id=5555)
@@ -57,7 +54,7 @@ def test_approved_outreach_is_sent_to_its_chat(master, django_capture_on_commit_
 
 
 def test_rejecting_records_the_note_so_the_agent_learns(master):
-    approval = pending_decision("develop_skill")
+    approval = ApprovalFactory(action="develop_skill")
     approval_reject(approval_id=approval.pk, by="master", via="admin", note="not now, rest")
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.REJECTED and approval.note == "not now, rest"
@@ -66,7 +63,7 @@ def test_rejecting_records_the_note_so_the_agent_learns(master):
 
 
 def test_a_decided_approval_cannot_be_decided_again(master):
-    approval = pending_decision()
+    approval = ApprovalFactory()
     approval_reject(approval_id=approval.pk, by="a", via="api")
     with pytest.raises(ApprovalNotPending, match="already rejected"):
         approval_approve(approval_id=approval.pk, by="b", via="telegram")
@@ -80,7 +77,7 @@ def test_unknown_approvals_are_not_found():
 
 
 def test_questions_are_answered_and_become_guidance(master):
-    question = approval_ask(question="Which first?", options=("Tea", "Code"), cycle=None)
+    question = ApprovalFactory(kind=ApprovalKind.QUESTION, question="Which first?", options=("Tea", "Code"))
     message = Notification.objects.get(kind="approval_request")
     keyboard = notification_keyboard(message).to_dict()  # the buttons Telegram gets
     assert [b["text"] for row in keyboard["inline_keyboard"] for b in row] == ["Tea", "Code"]
@@ -96,14 +93,14 @@ def test_decisions_and_questions_are_not_interchangeable(master):
     with pytest.raises(ApprovalWrongKind):
         approval_approve(approval_id=question.pk, by="m", via="api")
     with pytest.raises(ApprovalWrongKind):
-        approval_answer(approval_id=pending_decision().pk, answer="yes", by="m", via="api")
+        approval_answer(approval_id=ApprovalFactory().pk, answer="yes", by="m", via="api")
     with pytest.raises(ApprovalWrongKind):
         approval_answer(approval_id=question.pk, answer="   ", by="m", via="api")
 
 
 def test_an_overdue_approval_is_expired_before_and_after_the_sweep(master, settings):
     settings.APPROVAL_TIMEOUT_SECONDS = 60
-    approval = pending_decision()
+    approval = ApprovalFactory()
     with time_machine.travel(utc_now() + timedelta(minutes=2), tick=False):
         approval.refresh_from_db()
         assert approval_effective_status(approval) == "expired"  # before the sweep
@@ -119,14 +116,12 @@ def test_an_overdue_approval_is_expired_before_and_after_the_sweep(master, setti
 
 
 def test_a_pending_approval_is_listed_as_pending(master):
-    approval = pending_decision()
+    approval = ApprovalFactory()
     assert list(approval_list(status="pending")) == [approval]
 
 
 def test_an_approval_whose_execution_was_never_queued_is_executed_by_the_sweep(master):
-    from decisions.approvals import approval_execute_stranded
-
-    approval = pending_decision("meditate", certainty=0.5)
+    approval = ApprovalFactory(action="meditate", certainty=0.5)
     approval_approve(approval_id=approval.pk, by="master", via="api")  # on_commit never runs here
     assert approval_execute_stranded() == 0  # too fresh: its queued task may still come
     with time_machine.travel(utc_now() + timedelta(minutes=5), tick=False):
@@ -137,16 +132,16 @@ def test_an_approval_whose_execution_was_never_queued_is_executed_by_the_sweep(m
 
 
 def test_a_handler_that_breaks_fails_the_approval_and_tells_the_master(master, monkeypatch):
-    import decisions.approvals as approvals
+    import decisions.execution as execution
 
-    approval = pending_decision("meditate", certainty=0.5)
+    approval = ApprovalFactory(action="meditate", certainty=0.5)
     approval_approve(approval_id=approval.pk, by="master", via="api")
 
     def broken(**kwargs):
         raise RuntimeError("handler bug")
 
-    monkeypatch.setattr(approvals, "action_execute", broken)
-    approvals.approval_execute(approval_id=approval.pk)
+    monkeypatch.setattr(execution, "action_execute", broken)
+    execution.approval_execute(approval_id=approval.pk)
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.FAILED
     assert approval.result == {"status": "failed", "error": "RuntimeError while executing"}
@@ -154,9 +149,7 @@ def test_a_handler_that_breaks_fails_the_approval_and_tells_the_master(master, m
 
 
 def test_an_execution_lost_with_its_worker_is_failed_by_the_sweep_not_rerun(master):
-    from decisions.approvals import approval_execute_stranded
-
-    approval = pending_decision("meditate", certainty=0.5)
+    approval = ApprovalFactory(action="meditate", certainty=0.5)
     approval_approve(approval_id=approval.pk, by="master", via="api")
     Approval.objects.filter(pk=approval.pk).update(result={"status": "running"})  # claimed, then killed
     assert approval_execute_stranded() == 0
@@ -185,7 +178,7 @@ def test_an_approved_actions_retry_after_holds_back_the_next_cycle(claude, maste
     from tests.fakes.anthropic_api import error_reply
 
     task = make_task()
-    approval = pending_decision("work_on_task", certainty=0.5, task_id=task.pk, approach="short")
+    approval = ApprovalFactory(action="work_on_task", certainty=0.5, details={"task_id": task.pk, "approach": "short"})
     claude.enqueue(error_reply(429, "rate_limit_error", retry_after="4000000"))
     before = utc_now()
     approval_approve(approval_id=approval.pk, by="master", via="api")
@@ -196,7 +189,7 @@ def test_an_approved_actions_retry_after_holds_back_the_next_cycle(claude, maste
 
 
 def _approve_a_meditation() -> None:
-    approval = pending_decision("meditate", certainty=0.5)
+    approval = ApprovalFactory(action="meditate", certainty=0.5)
     approval_approve(approval_id=approval.pk, by="master", via="api")
     approval_execute(approval_id=approval.pk)
 
@@ -216,3 +209,16 @@ def test_an_approved_meditation_never_brings_the_next_cycle_forward(master):
     agent_schedule(next_run_at=later)
     _approve_a_meditation()
     assert agent_state_get().next_run_at == later
+
+
+@pytest.mark.parametrize("significance, reported", [(0.85, True), (0.8, True), (0.79, False)])
+def test_an_approved_action_is_reported_by_the_same_significance_rule_as_a_cycles(master, significance, reported):
+    approval = ApprovalFactory(action="meditate", certainty=0.5, significance=significance)
+    approval_approve(approval_id=approval.pk, by="master", via="api")
+    approval_execute(approval_id=approval.pk)
+    approval.refresh_from_db()
+    assert approval.status == ApprovalStatus.EXECUTED
+    reports = Notification.objects.filter(kind="significant_result", chat_id=1001)
+    assert reports.count() == (1 if reported else 0)
+    if reported:
+        assert reports.get().text.startswith("Significant result: meditate (ok)")

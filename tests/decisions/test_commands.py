@@ -8,9 +8,10 @@ from django.core.management import call_command
 from django_q.models import Schedule
 
 from budget.models import LedgerEntry
-from decisions.approvals import approval_ask, approval_request_decision
+from decisions.approvals import approval_ask
 from decisions.models import AgentState, Cycle, Notification
-from tests.factories import decision, decision_text
+from tests.factories import decision_text
+from tests.factories.decisions import ApprovalFactory
 from tests.fakes.anthropic_api import OVERLOADED
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +80,7 @@ def test_agent_pause_resume_status():
 
 def test_approvals_cli_lists_and_decides(settings, django_capture_on_commit_callbacks):
     settings.MASTER_CHAT_IDS = [1]
-    first = approval_request_decision(decision=decision(certainty=0.4), cycle=None)
+    first = ApprovalFactory(certainty=0.4)
     question = approval_ask(question="Tea?", cycle=None)
     code, out, _ = run("approvals", "list", "--status", "pending", "--json")
     assert {a["id"] for a in last_json(out)} == {first.pk, question.pk}
@@ -94,7 +95,7 @@ def test_approvals_cli_lists_and_decides(settings, django_capture_on_commit_call
 
 def test_approvals_cli_refuses_a_second_decision_and_unknown_ids(settings):
     settings.MASTER_CHAT_IDS = [1]
-    approval = approval_request_decision(decision=decision(certainty=0.4), cycle=None)
+    approval = ApprovalFactory(certainty=0.4)
     assert run("approvals", "reject", str(approval.pk))[0] == 0
     code, _, err = run("approvals", "approve", str(approval.pk))
     assert code == 1 and "already rejected" in err

@@ -11,11 +11,13 @@ import pytest
 from django.db import connection
 
 from agentsite.core.errors import ApplicationError
-from decisions.approvals import approval_approve, approval_execute, approval_request_decision
+from decisions.approvals import approval_approve
+from decisions.execution import approval_execute
 from decisions.models import Approval, Cycle
 from memory.models import MemoryEntry, MemoryKind
 from tests.conftest import TEST_API_KEY
-from tests.factories import decision, decision_text
+from tests.factories import decision_text
+from tests.factories.decisions import ApprovalFactory
 from tests.fakes.anthropic_api import message_reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +48,7 @@ def test_two_run_cycle_processes_call_the_model_once(claude):
 
 def test_two_masters_approving_at_once_execute_it_once(settings):
     settings.MASTER_CHAT_IDS = [1001]
-    approval = approval_request_decision(decision=decision("meditate", certainty=0.5), cycle=None)
+    approval = ApprovalFactory(action="meditate", certainty=0.5)
     start = threading.Barrier(6)
     outcomes = []
 

@@ -1,12 +1,18 @@
 """The working memory a prompt is built from: bounded however much history exists."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 
 from actions.models import Task
+from agentsite.core.clock import utc_now
+from decisions.models import CycleStatus
 from decisions.prompts import PROMPT_MAX_CHARS, prompt_build
 from decisions.selectors import prompt_context_gather
 from memory.models import MemoryEntry, MemoryKind
 from memory.services import memory_add_guidance, memory_set_focus
+from tests.factories.decisions import CycleFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -40,3 +46,21 @@ def test_guidance_focus_and_tasks_reach_the_prompt():
     assert "learn Telegram etiquette" in prompt.user
     assert "Be brief with strangers" in prompt.user
     assert "Tidy the notes" in prompt.user
+
+
+def test_the_prompt_holds_only_the_answers_given_since_the_last_cycle():
+    """Answers the agent already read in an earlier cycle don't come back; a skipped
+    cycle (no prompt was read) doesn't count as one."""
+    start = utc_now() - timedelta(hours=1)
+    with time_machine.travel(start, tick=False):
+        memory_add_guidance(content="Old advice, read by the last cycle")
+    with time_machine.travel(start + timedelta(minutes=1), tick=False):
+        CycleFactory(status=CycleStatus.COMPLETED)
+    with time_machine.travel(start + timedelta(minutes=2), tick=False):
+        memory_add_guidance(content="Fresh advice since then")
+    with time_machine.travel(start + timedelta(minutes=3), tick=False):
+        CycleFactory(status=CycleStatus.SKIPPED, reason="paused")
+    with time_machine.travel(start + timedelta(minutes=4), tick=False):
+        context = prompt_context_gather()
+    assert context.answers == ["Fresh advice since then"]
+    assert "Old advice" not in prompt_build(context=context).user

@@ -8,11 +8,11 @@ from django.core.management.base import BaseCommand
 
 from agentsite.core.errors import ApplicationError
 from decisions.approvals import approval_answer, approval_approve, approval_reject
-from decisions.models import Approval, Surface
+from decisions.models import Approval, ApprovalStatus, Surface
 from decisions.selectors import approval_list
 from decisions.serialize import approval_as_dict
 
-STATUSES = ["pending", "approved", "rejected", "answered", "expired", "executed", "failed"]
+STATUSES = ApprovalStatus.values
 
 
 class Command(BaseCommand):
