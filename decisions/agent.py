@@ -64,7 +64,7 @@ def cycle_lock_acquire() -> uuid.UUID | None:
     now = utc_now()
     claimed = AgentState.objects.filter(pk=AgentState.SINGLETON_ID).filter(
         Q(lock_token__isnull=True) | Q(lock_expires_at__lt=now)
-    ).update(lock_token=token, lock_expires_at=now + cycle_lock_ttl())
+    ).update(lock_token=token, lock_expires_at=now + cycle_lock_ttl(), tick_waiting_for=None)
     return token if claimed else None
 
 

@@ -15,6 +15,9 @@ class AgentState(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     lock_token = models.UUIDField(null=True, blank=True)
     lock_expires_at = models.DateTimeField(null=True, blank=True)
+    # The due time a proactive tick is waiting for (so the other ticks leave it to that one);
+    # cleared when a cycle takes the lock.
+    tick_waiting_for = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

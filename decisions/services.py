@@ -327,9 +327,8 @@ _WAKE_GRACE = timedelta(seconds=30)
 
 
 def _waited_on(state: AgentState) -> bool:
-    # The mark of a waiting tick: lock_expires_at set to the due time while no cycle holds
-    # the lock (cycle_lock_acquire ignores it; acquiring and releasing the lock clear it).
-    mark = state.lock_expires_at
+    # The mark of a waiting tick: the due time it waits for (cycle_lock_acquire clears it).
+    mark = state.tick_waiting_for
     return state.lock_token is None and mark is not None and mark == state.next_run_at
 
 
@@ -345,7 +344,7 @@ def _wait_for(state: AgentState) -> str | None:
         return "not_due"  # a running cycle (a manual one) paces the next run itself
     marked = AgentState.objects.filter(
         pk=AgentState.SINGLETON_ID, paused=False, next_run_at=due, lock_token__isnull=True
-    ).exclude(lock_expires_at=due).update(lock_expires_at=due)
+    ).exclude(tick_waiting_for=due).update(tick_waiting_for=due)
     if not marked:
         return "waited_on"
     clock.sleep(max(0.0, (due - utc_now()).total_seconds()))

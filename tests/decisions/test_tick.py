@@ -120,17 +120,17 @@ def test_a_running_cycle_is_not_waited_on(sim, replies):
 def test_the_waiting_tick_marks_the_due_time_and_the_cycle_clears_the_mark(sim, replies):
     due = due_in(40)
     marks = []
-    sim.at(START + timedelta(seconds=10), lambda: marks.append(AgentState.objects.get().lock_expires_at))
+    sim.at(START + timedelta(seconds=10), lambda: marks.append(AgentState.objects.get().tick_waiting_for))
     sim.at(START + timedelta(seconds=20), lambda: marks.append(proactive_tick()))  # another tick, mid-wait
     assert proactive_tick().endswith("completed")
     assert marks == [due, "waited_on"]
     state = AgentState.objects.get()
-    assert (state.lock_token, state.lock_expires_at) == (None, None)
+    assert (state.lock_token, state.lock_expires_at, state.tick_waiting_for) == (None, None, None)
 
 
 def test_a_mark_left_by_a_dead_tick_holds_the_others_off_only_briefly(sim, replies):
     due = due_in(0)
-    AgentState.objects.update(lock_expires_at=due)  # a tick marked it, then its worker died
+    AgentState.objects.update(tick_waiting_for=due)  # a tick marked it, then its worker died
     assert proactive_tick() == "waited_on"
     sim.run_until(due + timedelta(seconds=31))
     assert proactive_tick().endswith("completed")
