@@ -2,19 +2,10 @@
 
 from django.contrib import admin
 
+from agentsite.core.admin_helpers import ReadOnlyAdmin
+
 from .models import DailyCounter, LedgerEntry, Reservation
 from .selectors import budget_stats
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LedgerEntry)

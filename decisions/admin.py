@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from agentsite.core.errors import ApplicationError
-from budget.admin import ReadOnlyAdmin
+from agentsite.core.admin_helpers import ReadOnlyAdmin, change_link, pre_block
 
 from .approvals import approval_answer, approval_approve, approval_reject
 from .errors import ApprovalNotFound
@@ -27,17 +27,6 @@ from .selectors import approval_effective_status, approval_list, approval_status
 # lives in the agentsite app, which comes after django.contrib.admin in INSTALLED_APPS,
 # so it can't shadow admin/index.html: it is named explicitly instead.
 admin.site.index_template = "admin/agent_index.html"
-
-PRE_STYLE = "white-space: pre-wrap; word-break: break-word; max-height: 36em; overflow: auto; margin: 0"
-
-
-def pre_block(value) -> str:
-    """Text or JSON as an escaped, pre-formatted block ("-" when empty)."""
-    if value in (None, "", {}, []):
-        return "-"
-    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    return format_html('<pre style="{}">{}</pre>', PRE_STYLE, text)
-
 
 def mapping_table(mapping: dict) -> str:
     """A flat dict as a small two-column table, every key and value escaped."""
@@ -204,10 +193,7 @@ class ApprovalAdmin(ReadOnlyAdmin):
 
     @admin.display(description="cycle")
     def cycle_link(self, obj: Approval) -> str:
-        if obj.cycle_id is None:
-            return "-"
-        url = reverse("admin:decisions_cycle_change", args=[obj.cycle_id])
-        return format_html('<a href="{}">Cycle #{}</a>', url, obj.cycle_id)
+        return change_link("admin:decisions_cycle_change", obj.cycle_id, "Cycle")
 
     @admin.display(description="messages")
     def notifications_link(self, obj: Approval) -> str:

@@ -24,48 +24,36 @@ from .texts import approval_request_text, expired_text, question_text
 
 
 
-def _deadline():
-    return utc_now() + timedelta(seconds=settings.APPROVAL_TIMEOUT_SECONDS)
+def _approval_open(*, text, key: str, **fields) -> Approval:
+    """A pending approval and, in the same transaction, the outbox message that asks for it."""
+    expires_at = utc_now() + timedelta(seconds=settings.APPROVAL_TIMEOUT_SECONDS)
+    approval = Approval.objects.create(expires_at=expires_at, **fields)
+    notification_enqueue(
+        kind=NotificationKind.APPROVAL_REQUEST,
+        text=text(approval),
+        key=f"approval:{approval.pk}:{key}",
+        approval=approval,
+    )
+    return approval
 
 
 @transaction.atomic
 def approval_request_decision(*, decision: dict, cycle: Cycle | None) -> Approval:
     """A decision awaiting the Master's consent, and the message that asks for it."""
-    approval = Approval.objects.create(
-        kind=ApprovalKind.DECISION,
-        action=decision["action"],
-        payload=decision,
-        cycle=cycle,
-        expires_at=_deadline(),
+    return _approval_open(
+        text=approval_request_text, key="request",
+        kind=ApprovalKind.DECISION, action=decision["action"], payload=decision, cycle=cycle,
     )
-    notification_enqueue(
-        kind=NotificationKind.APPROVAL_REQUEST,
-        text=approval_request_text(approval),
-        key=f"approval:{approval.pk}:request",
-        approval=approval,
-    )
-    return approval
 
 
 @transaction.atomic
 def approval_ask(*, question: str, context: str = "", options: tuple[str, ...] = (), cycle: Cycle | None) -> Approval:
     """A question for the Master; nothing waits for the answer."""
-    approval = Approval.objects.create(
-        kind=ApprovalKind.QUESTION,
-        action="ask_master",
-        question=question,
-        options=list(options),
-        payload={"question": question, "context": context, "options": list(options)},
-        cycle=cycle,
-        expires_at=_deadline(),
+    return _approval_open(
+        text=question_text, key="question",
+        kind=ApprovalKind.QUESTION, action="ask_master", question=question, options=list(options),
+        payload={"question": question, "context": context, "options": list(options)}, cycle=cycle,
     )
-    notification_enqueue(
-        kind=NotificationKind.APPROVAL_REQUEST,
-        text=question_text(approval),
-        key=f"approval:{approval.pk}:question",
-        approval=approval,
-    )
-    return approval
 
 
 def _what(approval: Approval) -> str:

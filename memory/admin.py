@@ -3,8 +3,9 @@ guidance or a new focus (through the memory services), and edits nothing the age
 
 from django import forms
 from django.contrib import admin
-from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+
+from agentsite.core.admin_helpers import change_link
 
 from .models import MemoryEntry, MemoryKind
 from .services import memory_add_guidance, memory_set_focus
@@ -88,10 +89,5 @@ class MemoryEntryAdmin(admin.ModelAdmin):
 
     @admin.display(description="cycle", ordering="cycle_id")
     def cycle_link(self, obj: MemoryEntry) -> str:
-        if obj.cycle_id is None:
-            return "-"
-        try:  # by URL name only: memory sits below decisions and does not import it
-            url = reverse("admin:decisions_cycle_change", args=[obj.cycle_id])
-        except NoReverseMatch:
-            return f"#{obj.cycle_id}"
-        return format_html('<a href="{}">Cycle #{}</a>', url, obj.cycle_id)
+        # By URL name only: memory sits below decisions and does not import it.
+        return change_link("admin:decisions_cycle_change", obj.cycle_id, "Cycle")

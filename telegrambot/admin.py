@@ -8,12 +8,9 @@ keyed by the bot's public id, never its token). The Notification model belongs t
 """
 
 from django.contrib import admin, messages
-from django.urls import reverse
-from django.utils.html import format_html
 
-from budget.admin import ReadOnlyAdmin
 from agentsite.core.errors import ApplicationError
-from decisions.admin import pre_block
+from agentsite.core.admin_helpers import ReadOnlyAdmin, change_link, pre_block
 from decisions.models import Notification, NotificationStatus
 from decisions.outbox import WAITING_NO_TELEGRAM, notification_retry
 
@@ -87,10 +84,7 @@ class NotificationAdmin(RetryOnlyAdmin):
 
     @admin.display(description="approval")
     def approval_link(self, obj: Notification) -> str:
-        if obj.approval_id is None:
-            return "-"
-        url = reverse("admin:decisions_approval_change", args=[obj.approval_id])
-        return format_html('<a href="{}">Approval #{}</a>', url, obj.approval_id)
+        return change_link("admin:decisions_approval_change", obj.approval_id, "Approval")
 
     @admin.action(description="Retry now", permissions=("change",))
     def retry_now(self, request, queryset):
