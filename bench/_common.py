@@ -141,6 +141,22 @@ def keep_no_requests(fake) -> None:
 # --- timing and rows -----------------------------------------------------------------------
 
 
+def fsync_ms(folder: str, repeat: int = 20) -> float:
+    """Median cost of writing 4 KiB and fsync-ing it in `folder`: what one durable
+    commit costs at least on that storage (context for the on-disk rows)."""
+    path = Path(folder) / "fsync-probe"
+    samples = []
+    with open(path, "wb") as f:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            f.write(b"x" * 4096)
+            f.flush()
+            os.fsync(f.fileno())
+            samples.append((time.perf_counter() - start) * 1000)
+    path.unlink()
+    return median(samples)
+
+
 def timed_ms(fn) -> float:
     start = time.perf_counter()
     fn()
