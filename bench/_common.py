@@ -266,9 +266,9 @@ class SqlCount:
         return ", ".join(f"{n} {k}" for k, n in sorted(self.kinds.items(), key=lambda kv: -kv[1]))
 
 
-def profile_top(fn, *, repeat: int, top: int = 12, only: str = str(ROOT)) -> str:
+def profile_top(fn, *, repeat: int, top: int = 12, own: int = 12, only: str = str(ROOT)) -> str:
     """cProfile `fn` run `repeat` times; the `top` functions of the project by own+callee
-    time (cumulative), as `file:function  ms per run`."""
+    time (cumulative), then the `own` functions anywhere by own time, in ms per run."""
     import cProfile
     import pstats
 
@@ -290,4 +290,15 @@ def profile_top(fn, *, repeat: int, top: int = 12, only: str = str(ROOT)) -> str
             continue
         rel = os.path.relpath(filename, ROOT)
         out.append(f"  {ct / repeat * 1000:8.2f} ms cum  {tt / repeat * 1000:7.2f} ms own  {rel}:{line} {name}")
+    out.append("  -- and the functions with the most own time anywhere (libraries included):")
+    rows.sort(key=lambda r: -r[1])
+    for ct, tt, filename, line, name in rows[:own]:
+        where = os.path.relpath(filename, ROOT) if filename.startswith(str(ROOT)) else _short(filename)
+        out.append(f"  {tt / repeat * 1000:8.2f} ms own  {ct / repeat * 1000:7.2f} ms cum  {where}:{line} {name}")
     return "\n".join(out)
+
+
+def _short(filename: str) -> str:
+    """site-packages/<package>/... or the builtin's name."""
+    marker = "site-packages/"
+    return filename.split(marker, 1)[1] if marker in filename else filename
