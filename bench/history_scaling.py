@@ -4,10 +4,12 @@
     python bench/history_scaling.py [--scale 0.1] [--cycles 100] [--where disk,pg] [-v]
 
 For each database (a SQLite file on disk; a throw-away PostgreSQL database, dropped after),
-in one process per database: migrate, measure `cycle_run()` (median of --cycles, the
-loopback fake answering a sure meditation), bulk-insert the history (timestamps spread over
-the past two years, 60% of the tasks open), ANALYZE on PostgreSQL (what autovacuum does
-soon enough), and measure again. Then EXPLAIN of the open-task selection
+in one process per kind of database: `cycle_run()` (median of --cycles, the loopback fake
+answering a sure meditation) with and without history. The history is bulk-inserted (timestamps spread over
+the past two years, 60% of the tasks open) into one of two fresh databases, ANALYZE on
+PostgreSQL (what autovacuum does soon enough), then time cycles in blocks of ten alternating
+between the empty and the filled database (one process, the connection switched between
+them), so a busy machine slows both alike. Then EXPLAIN of the open-task selection
 (`actions.selectors.task_list_open`), flagged when it sorts (SQLite: a temp B-tree for
 ORDER BY; PostgreSQL: a Seq Scan feeding a Sort); with -v the plan of every SELECT of one
 cycle, flagged likewise.
@@ -39,6 +41,7 @@ TARGET_RATIO = 1.10
 HISTORY = {"ledger": 1_000_000, "memories": 100_000, "tasks": 10_000, "cycles": 10_000}
 BATCH = 5_000
 SPAN = timedelta(days=730)
+ROUND = 10  # cycles per block; blocks alternate between the empty and the filled database
 
 
 # --- the history, bulk-inserted -------------------------------------------------------------------------
@@ -165,17 +168,40 @@ def cycle_plans(cycle) -> list[tuple[str, str, bool]]:
 def child(where: str, args) -> None:
     fake = start_fake_anthropic()
     keep_no_requests(fake)
-    with database(where) as db_url:
-        django_setup(site_env(db_url, anthropic_url=fake.url))
-        result = measure(args)
+    with database(where) as filled_url, database(where) as empty_url:
+        django_setup(site_env(filled_url, anthropic_url=fake.url))
+        result = measure(args, empty_name=_db_name(empty_url))
         from django.db import connections
 
-        connections.close_all()  # so the throw-away PostgreSQL database can be dropped
+        connections.close_all()  # so the throw-away PostgreSQL databases can be dropped
     fake.stop()
     child_report({"where": where, **result})
 
 
-def measure(args) -> dict:
+def _db_name(url: str) -> str:
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:") else url.rsplit("/", 1)[1]
+
+
+class Switch:
+    """Points Django's default connection at one of two databases (same server, same
+    options), so cycles on the empty and the filled one can be interleaved in one process
+    and a busy machine slows both alike."""
+
+    def __init__(self, empty_name: str) -> None:
+        from django.db import connections
+
+        self.connections = connections
+        self.filled = dict(connections.settings["default"])
+        self.empty = {**self.filled, "NAME": empty_name}
+
+    def use(self, config: dict) -> None:
+        self.connections["default"].close()
+        self.connections.settings["default"] = config
+        del self.connections["default"]
+
+
+def measure(args, *, empty_name: str) -> dict:
+    from django.core.management import call_command
     from django.db import connection
 
     from decisions.models import CycleStatus
@@ -186,19 +212,27 @@ def measure(args) -> dict:
         if status != CycleStatus.COMPLETED:
             raise SystemExit(f"the cycle ended {status}, not completed")
 
-    def cycles() -> list[float]:
-        for _ in range(5):
-            cycle()
-        return [timed_ms(cycle) for _ in range(args.cycles)]
-
-    empty = cycles()
+    switch = Switch(empty_name)
+    for _ in range(5):  # the filled one's first cycles (its singleton rows), before its history
+        cycle()
+    switch.use(switch.empty)
+    call_command("migrate", verbosity=0)
+    for _ in range(5):
+        cycle()
     with SqlCount() as count_empty:
         cycle()
+    switch.use(switch.filled)
     filled_with = history_fill(args.scale)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-    filled = cycles()
+    samples: dict[str, list[float]] = {"empty": [], "filled": []}
+    rounds = max(1, args.cycles // ROUND)
+    for _ in range(rounds):  # ROUND cycles on each in turn, each block after one unmeasured cycle
+        for name in ("empty", "filled"):
+            switch.use(getattr(switch, name))
+            cycle()
+            samples[name] += [timed_ms(cycle) for _ in range(ROUND)]
     with SqlCount() as count_filled:
         cycle()
     task_plan, task_sorts = open_task_plan()
@@ -208,9 +242,9 @@ def measure(args) -> dict:
         for sql, text in flagged:
             print(f"\n--- a cycle's SELECT that sorts or scans ---\n{sql[:600]}\n{text}")
     return {
-        "vendor": connection.vendor, "empty": median(empty), "filled": median(filled), "history": filled_with,
-        "statements": [count_empty.total, count_filled.total], "task_plan": task_plan, "task_sorts": task_sorts,
-        "flagged": sorted({_table(sql) for sql, _ in flagged}),
+        "vendor": connection.vendor, "empty": median(samples["empty"]), "filled": median(samples["filled"]),
+        "history": filled_with, "statements": [count_empty.total, count_filled.total], "task_plan": task_plan,
+        "task_sorts": task_sorts, "flagged": sorted({_table(sql) for sql, _ in flagged}),
     }
 
 
