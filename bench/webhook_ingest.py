@@ -11,7 +11,7 @@ this process):
      with the secret header. Updates/s over the whole burst, p99 of each POST's latency.
   2. drain: then `manage.py qcluster` (Q_WORKERS=2) starts on the stored queue; the rate is
      updates processed per second between the first and the last `processed_at`, and
-     replies delivered (the fake's sendMessage count) when it ends.
+     replies delivered (sendMessage at the fake, sent_at in the outbox) within --reply-wait s.
   PostgreSQL sessions (pg_stat_database.sessions) are read before and after each phase:
   new connections per worker per minute (2 gunicorn workers; 2 cluster workers).
   --profile: a child process then handles 50 more updates in-process under cProfile
@@ -89,14 +89,16 @@ def stop(proc: subprocess.Popen) -> None:
             continue
 
 
-def wait_until(what: str, predicate, timeout: float, every: float = 0.1):
+def wait_until(what: str, predicate, timeout: float, every: float = 0.1, fail: bool = True):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         value = predicate()
         if value:
             return value
         time.sleep(every)
-    raise SystemExit(f"timed out waiting for {what}")
+    if fail:
+        raise SystemExit(f"timed out waiting for {what}")
+    return None
 
 
 class Probe:
@@ -248,11 +250,16 @@ def _phases(args, db_url: str, telegram, anthropic, redis_url: str, logdir: Path
             "SELECT count(*) FROM telegrambot_telegramupdate WHERE status = 'processed'")[0] >= total,
             timeout=max(120, args.updates), every=0.5)
         drain_wall = time.monotonic() - drain_started
-        wait_until("the replies", lambda: len(telegram.sent_messages) >= total, timeout=120, every=0.5)
+        # Replies may trail far behind (the outbox); wait a bounded time and report what came.
+        wait_until("the replies", lambda: len(telegram.sent_messages) >= total, timeout=args.reply_wait,
+                   every=0.5, fail=False)
         first, last = probe.one("SELECT extract(epoch FROM min(processed_at)), extract(epoch FROM"
                                 " max(processed_at)) FROM telegrambot_telegramupdate")
+        sent_first, sent_last, sent = probe.one(
+            "SELECT extract(epoch FROM min(sent_at)), extract(epoch FROM max(sent_at)), count(*)"
+            " FROM decisions_notification WHERE status = 'sent'")
         time.sleep(0.6)
-        sessions2 = pg_sessions(dbname)
+        sessions2, worker_seconds = pg_sessions(dbname), time.monotonic() - drain_started
         delivered = len(telegram.sent_messages)
     finally:
         if cluster:
@@ -268,8 +275,9 @@ def _phases(args, db_url: str, telegram, anthropic, redis_url: str, logdir: Path
         "ingest_rate": args.updates / wall, "p50": median(latencies), "p99": percentile(latencies, 99),
         "failures": failures, "stored": stored, "total": total,
         "drain_rate": (total - 1) / drained_in if drained_in > 0 else float("inf"), "drain_wall": drain_wall,
-        "delivered": delivered, "ingest_sessions": sessions1 - sessions0, "ingest_minutes": wall / 60,
-        "drain_sessions": sessions2 - sessions1, "drain_minutes": drain_wall / 60, "logs": str(logdir),
+        "delivered": delivered, "sent": sent,
+        "send_rate": (sent - 1) / (float(sent_last) - float(first)) if sent > 1 else 0.0, "ingest_sessions": sessions1 - sessions0, "ingest_minutes": wall / 60,
+        "drain_sessions": sessions2 - sessions1, "drain_minutes": worker_seconds / 60, "logs": str(logdir),
     }
 
 
@@ -289,6 +297,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--broker", choices=("redis", "orm"), default="redis")
+    parser.add_argument("--reply-wait", type=float, default=120, help="seconds to wait for the replies after the drain")
     parser.add_argument("--profile", action="store_true", help="profile the worker's path in-process")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -304,9 +313,12 @@ def main() -> None:
         r["failures"])
     row("webhook latency p99 (p50)", f"{r['p99']:.1f} ms ({r['p50']:.1f} ms)", "—", f"< {TARGET_P99_MS:.0f} ms",
         r["p99"] < TARGET_P99_MS)
-    row("worker processing of Master /status updates (drained/s)",
-        f"{r['drain_rate']:.1f}/s ({r['delivered']} replies; wall {r['drain_wall']:.1f} s incl. start-up)",
+    row("worker processing of Master /status updates (processed/s)",
+        f"{r['drain_rate']:.1f}/s (wall {r['drain_wall']:.1f} s incl. start-up)",
         "—", f">= {TARGET_DRAIN:.0f}/s", r["drain_rate"] >= TARGET_DRAIN)
+    row("their replies delivered (sent/s from the first processed; sent of all)",
+        f"{r['send_rate']:.1f}/s ({r['sent']} of {r['total']} sent within {args.reply_wait:.0f} s of the drain)",
+        "—", f">= {TARGET_DRAIN:.0f}/s, all sent", r["send_rate"] >= TARGET_DRAIN and r["sent"] >= r["total"])
     for phase, label in (("ingest", "gunicorn"), ("drain", "qcluster")):
         per = r[f"{phase}_sessions"] / WORKERS / max(r[f"{phase}_minutes"], 1e-9)
         row(f"PostgreSQL connections opened during {phase} ({label}, per worker per minute)",
