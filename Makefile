@@ -34,8 +34,25 @@ test-postgres: install
 faults: install
 	$(VENV)/bin/pytest -m fault
 
-bench: install
-	$(PY) bench/budget_check.py
+## Issue 12's figures (needs PostgreSQL and Redis on 127.0.0.1; ~15 min at full scale):
+## every bench script in order, each printing `figure | agentsite | reference | target | met?`.
+## BENCH_ARGS_HISTORY="--scale 0.1" makes the history run quick. See bench/README.md.
+BENCH_SCRIPTS := bench/budget_check.py bench/cycle_overhead.py bench/history_scaling.py \
+	bench/webhook_ingest.py $(wildcard bench/pacing_day.py)
+BENCH_ARGS_HISTORY ?=
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	@set -e; for script in $(BENCH_SCRIPTS); do \
+		echo "### $$script"; \
+		case $$script in \
+			*history_scaling.py) $(PY) $$script $(BENCH_ARGS_HISTORY) ;; \
+			*) $(PY) $$script ;; \
+		esac; \
+	done
 
 ## The compose deployment's shape without Docker (needs PostgreSQL and Redis on
 ## 127.0.0.1; ~5 min): gunicorn + two qcluster, a cluster killed mid-cycle, figures at the end.
