@@ -18,7 +18,7 @@ from .models import (
     PRIORITY_LEAST_URGENT,
     PRIORITY_MOST_URGENT,
     SKILL_NAME_MAX_CHARS,
-    TITLE_MAX_CHARS,  # also read from here by callers that shorten a title first
+    TITLE_MAX_CHARS,
     Skill,
     Task,
     TaskSource,

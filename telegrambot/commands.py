@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from actions.errors import TaskInvalid
 from actions.models import TaskSource
 from actions.selectors import task_list_open, tasks_count_open
-from actions.services import TITLE_MAX_CHARS, task_create
+from actions.models import TITLE_MAX_CHARS
+from actions.services import task_create
 from agentsite.core.errors import ApplicationError
 from budget.selectors import budget_stats
 from decisions.agent import agent_pause, agent_resume

@@ -59,26 +59,33 @@ def main() -> int:
     except Exception as exc:  # a bug here must still clean up and say what happened
         failures.append(f"{type(exc).__name__}: {exc}")
     finally:
-        children.stop_all()
-        for fake in (model, telegram):
-            try:
-                fake.stop()
-            except Exception:
-                pass
-        if db is not None:
-            db.close()
-        try:
-            admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        except Exception as exc:
-            failures.append(f"could not drop {db_name}: {exc}")
-        admin.close()
-        try:
-            rds.flushdb()
-        except Exception:
-            pass
+        failures += _clean_up(children, (model, telegram), db, admin, db_name, rds)
 
     report(figures, failures)
     if not ok or failures:
         print(children.tails(), file=sys.stderr)
         return 1
     return 0
+
+
+def _clean_up(children, fakes, db, admin, db_name: str, rds) -> list[str]:
+    """Stop everything the run started and drop its database; what could not be undone."""
+    problems = []
+    children.stop_all()
+    for fake in fakes:
+        try:
+            fake.stop()
+        except Exception:
+            pass
+    if db is not None:
+        db.close()
+    try:
+        admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    except Exception as exc:
+        problems.append(f"could not drop {db_name}: {exc}")
+    admin.close()
+    try:
+        rds.flushdb()
+    except Exception:
+        pass
+    return problems
