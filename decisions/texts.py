@@ -21,6 +21,24 @@ def _details(details: dict) -> str:
     return "\n".join(lines)
 
 
+# The detail that says best what a decision wants, by the action's schema (first present wins).
+_GIST_FIELDS = ("message", "question", "task_title", "title", "skill_name", "reflection_topic", "approach")
+GIST_MAX = 80
+
+
+def approval_gist(approval: Approval, *, limit: int = GIST_MAX) -> str:
+    """One line on what an approval asks: a decision's message (or other telling detail,
+    else its reasoning), a question's text; cut to `limit` characters."""
+    if approval.kind == "question":
+        text = approval.question
+    else:
+        details = (approval.payload or {}).get("details") or {}
+        text = next((str(details[k]) for k in _GIST_FIELDS if details.get(k)), "")
+        text = text or str((approval.payload or {}).get("reasoning", ""))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def approval_request_text(approval: Approval) -> str:
     d = approval.payload
     return (

@@ -13,7 +13,7 @@ from rest_framework.permissions import AllowAny
 
 from . import schema  # noqa: F401  (registers the OpenAPI extensions)
 from .exceptions import as_not_found, error_body
-from .views import agent, approvals, budget, cycles, memory, skills, tasks
+from .views import agent, approvals, budget, cycles, memory, root, skills, tasks
 
 app_name = "api"
 
@@ -28,6 +28,7 @@ def api_not_found(request, *args, **kwargs):
 
 
 urlpatterns = [
+    path("", root.ApiRootView.as_view(), name="root"),
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(
         "docs/",

@@ -277,6 +277,8 @@ LOGGING = {
         "httpx2": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "telegram": {"level": "INFO"},
+        # django-axes says "BEGIN version ..." at every start-up, commands included.
+        "axes": {"level": "WARNING"},
     },
 }
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "agentsite.api.exceptions.api_exception_handler"

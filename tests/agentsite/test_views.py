@@ -59,3 +59,19 @@ def test_stats_reports_usage_by_scope_and_the_proactive_budget(client, budget_li
 def test_endpoints_are_read_only(client):
     assert client.post("/stats").status_code == 405
     assert client.post("/health").status_code == 405
+
+
+def test_the_site_root_leads_to_the_agent_dashboard(client, admin_client):
+    assert client.get("/")["Location"] == "/admin/agent/"
+    page = client.get("/", follow=True)  # anonymous: the admin's login, then back to the dashboard
+    assert page.redirect_chain[-1][0].startswith("/admin/login/?next=/admin/agent/")
+    assert admin_client.get("/", follow=True).redirect_chain == [("/admin/agent/", 302)]
+
+
+def test_the_api_root_lists_every_endpoint(client):
+    body = client.get("/api/").json()
+    assert body["tasks"] == "http://testserver/api/tasks/" and body["docs"] == "http://testserver/api/docs/"
+    assert set(body) == {"agent", "approvals", "budget", "cycles", "ledger", "memory", "skills", "tasks",
+                         "schema", "docs"}
+    for url in body.values():  # each one answers (staff-only ones ask for credentials)
+        assert client.get(url.removeprefix("http://testserver")).status_code in (200, 401, 403)

@@ -111,3 +111,26 @@ def test_setup_schedules_is_idempotent_and_announces(settings):
     tick = Schedule.objects.get(name="agentsite: proactive tick")
     assert (tick.func, tick.schedule_type, tick.minutes) == ("decisions.tasks.proactive_tick_task", "I", 1)
     assert Notification.objects.filter(kind="startup").count() == 1
+
+
+def test_approvals_list_says_what_each_approval_asks(settings):
+    settings.MASTER_CHAT_IDS = [1]
+    outreach = ApprovalFactory(action="communicate", details={"recipient": "team", "message": "Ship it " * 30})
+    question = approval_ask(question="Which task first?", cycle=None)
+    code, out, _ = run("approvals", "list")
+    lines = {int(line.split()[0][1:]): line for line in out.splitlines()}
+    assert code == 0 and len(lines) == 2
+    assert lines[outreach.pk].startswith(f"#{outreach.pk} communicate [pending] Ship it Ship it")
+    said = lines[outreach.pk].split("] ", 1)[1]
+    assert said.endswith("…") and len(said) == 80  # the message, truncated
+    assert lines[question.pk] == f"#{question.pk} question [pending] Which task first?"
+
+
+def test_every_json_output_is_only_json(settings):
+    settings.MASTER_CHAT_IDS = [1]
+    approval = ApprovalFactory(certainty=0.4)
+    for args in (("approvals", "list", "--json"), ("approvals", "reject", str(approval.pk), "--json"),
+                 ("agent", "status", "--json")):
+        code, out, _ = run(*args)
+        assert code == 0
+        json.loads(out)  # the whole output parses: no text line before or after

@@ -27,6 +27,7 @@ def task_as_dict(task: Task) -> dict:
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # print only the answer (runserver and `check` show the warnings)
     help = "Add a task for the agent, or list tasks."
 
     def add_arguments(self, parser):

@@ -9,6 +9,7 @@ from agentsite.schedules import ANNOUNCE_QUIET_MINUTES, schedules_ensure
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # print only the answer (runserver and `check` show the warnings)
     help = "Create or repair the agent's Django-Q2 schedules (migrate does it too; safe to run at any time)."
 
     def add_arguments(self, parser):

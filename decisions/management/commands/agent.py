@@ -7,6 +7,7 @@ from decisions.selectors import agent_status
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # print only the answer (runserver and `check` show the warnings)
     help = "Pause, resume, or show the agent's state."
 
     def add_arguments(self, parser):

@@ -11,11 +11,13 @@ from decisions.approvals import approval_answer, approval_approve, approval_reje
 from decisions.models import Approval, ApprovalStatus, Surface
 from decisions.selectors import approval_list
 from decisions.serialize import approval_as_dict
+from decisions.texts import approval_gist
 
 STATUSES = ApprovalStatus.values
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # print only the answer (the start-up warnings show in runserver/check)
     help = "List and decide approvals: list | approve ID | reject ID | answer ID TEXT"
 
     def add_arguments(self, parser):
@@ -36,10 +38,14 @@ class Command(BaseCommand):
     def handle(self, *args, verb, **options):
         if verb == "list":
             approvals = list(approval_list(status=options.get("status"), limit=200))
-            for a in approvals:
-                self.stdout.write(f"#{a.pk} {a.kind} {a.action or ''} [{approval_as_dict(a)['status']}] {a.question[:60]}")
-            if options["json"]:
+            if options["json"]:  # only JSON, so it can be piped
                 self.stdout.write(json.dumps([approval_as_dict(a) for a in approvals]))
+                return
+            for a in approvals:
+                what = a.action if a.kind == "decision" else "question"
+                self.stdout.write(f"#{a.pk} {what} [{approval_as_dict(a)['status']}] {approval_gist(a)}")
+            if not approvals:
+                self.stdout.write("No approvals.")
             return
         try:
             approval = self._decide(verb, options)
@@ -47,9 +53,10 @@ class Command(BaseCommand):
             self.stderr.write(f"Error: {exc.message}")
             sys.exit(1)
         approval = Approval.objects.get(pk=approval.pk)
-        self.stdout.write(f"Approval #{approval.pk} is now {approval.status}")
         if options["json"]:
             self.stdout.write(json.dumps(approval_as_dict(approval)))
+        else:
+            self.stdout.write(f"Approval #{approval.pk} is now {approval.status}")
 
     def _decide(self, verb: str, options: dict) -> Approval:
         by = "cli"

@@ -15,6 +15,7 @@ from decisions.services import Reason, cycle_run
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # print only the answer (runserver and `check` show the warnings)
     help = "Run one proactive cycle now."
 
     def add_arguments(self, parser):

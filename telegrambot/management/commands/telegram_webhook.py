@@ -22,6 +22,7 @@ WEBHOOK_PATH = "/telegram/webhook/"
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # print only the answer (runserver and `check` show the warnings)
     help = "Manage the Telegram webhook: set [URL] | delete | info"
 
     def add_arguments(self, parser):
