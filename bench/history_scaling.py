@@ -150,15 +150,21 @@ def open_task_plan() -> tuple[str, bool]:
     return plan(*selects[-1])
 
 
-def cycle_plans(cycle) -> list[tuple[str, str, bool]]:
+def cycle_plans(cycle) -> list[tuple[str, str, bool, float]]:
+    """Each distinct SELECT of one cycle: its plan, whether it sorts, and its median time
+    (ms, run again 5 times outside the cycle)."""
+    from django.db import connection
+
     with Recorder() as rec:
         cycle()
     out, seen = [], set()
     for sql, params in rec.raw:
-        if sql.lstrip().upper().startswith("SELECT") and sql not in seen:
+        if sql.lstrip().upper().startswith("SELECT") and sql not in seen and "FOR UPDATE" not in sql:
             seen.add(sql)
             text, flagged = plan(sql, params)
-            out.append((sql, text, flagged))
+            with connection.cursor() as cursor:
+                took = median([timed_ms(lambda: (cursor.execute(sql, params), cursor.fetchall())) for _ in range(5)])
+            out.append((sql, text, flagged, took))
     return out
 
 
@@ -236,15 +242,20 @@ def measure(args, *, empty_name: str) -> dict:
     with SqlCount() as count_filled:
         cycle()
     task_plan, task_sorts = open_task_plan()
-    flagged = [(sql, text) for sql, text, bad in cycle_plans(cycle) if bad]
+    plans = cycle_plans(cycle)
+    flagged = [(sql, text) for sql, text, bad, _ in plans if bad]
+    slowest = sorted(plans, key=lambda p: -p[3])[:3]
     if args.verbose:
         print(f"\n--- {where_name(connection.vendor)}: plan of the open-task selection ---\n{task_plan}")
         for sql, text in flagged:
             print(f"\n--- a cycle's SELECT that sorts or scans ---\n{sql[:600]}\n{text}")
+        for sql, text, _, took in slowest:
+            print(f"\n--- one of a cycle's slowest SELECTs with history: {took:.2f} ms ---\n{sql[:600]}\n{text}")
     return {
         "vendor": connection.vendor, "empty": median(samples["empty"]), "filled": median(samples["filled"]),
         "history": filled_with, "statements": [count_empty.total, count_filled.total], "task_plan": task_plan,
         "task_sorts": task_sorts, "flagged": sorted({_table(sql) for sql, _ in flagged}),
+        "slowest": [f"{_table(sql)} {took:.2f} ms" for sql, _, _, took in slowest],
     }
 
 
@@ -292,6 +303,7 @@ def main() -> None:
             "an index serves it (no temp B-tree / Seq Scan + Sort)", not r["task_sorts"])
         row(f"a cycle's SELECTs that sort (or seq-scan and sort) with history, {place}",
             f"{len(r['flagged'])}: {', '.join(r['flagged'])}" if r["flagged"] else "0", "—", "0", not r["flagged"])
+        row(f"a cycle's slowest SELECTs with history (run alone), {place}", "; ".join(r["slowest"]), "—", "—", None)
 
 
 if __name__ == "__main__":
