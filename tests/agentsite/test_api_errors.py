@@ -52,7 +52,6 @@ def test_unexpected_errors_are_left_to_django():
         "/api/approvals/99999999999999999999999999/approve/",
         "/api/cycles/%00/",
         "/api/nothing/",
-        "/api/",
     ],
 )
 def test_bad_ids_and_unknown_paths_are_json_404s(api, path):
