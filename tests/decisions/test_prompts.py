@@ -268,7 +268,10 @@ def test_the_prompt_is_bounded_however_large_the_inputs():
 
 def test_prompt_max_chars_is_a_reasonable_number():
     empty = prompt_build(context=PromptContext(now=NOW))
-    assert empty.size < PROMPT_MAX_CHARS < 30_000
+    # The cached system prompt grew (issue 12: a prefix above the caching minimum); the
+    # volatile part's bound is what it was.
+    assert empty.size < PROMPT_MAX_CHARS < 32_000
+    assert PROMPT_MAX_CHARS - len(SYSTEM_PROMPT) < 20_000
 
 
 def test_the_example_decision_in_the_prompt_is_not_mistaken_for_a_reply():
