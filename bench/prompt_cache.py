@@ -56,6 +56,13 @@ def share(tokens: list[dict]) -> float:
     return read / inputs if inputs else 0.0
 
 
+def per_cycle(tokens: list[dict]) -> tuple[float, float]:
+    """Mean input tokens per cycle: as counted (the ledger's total), and weighted by price."""
+    raw = sum(t["input"] + t["cache_creation"] + t["cache_read"] for t in tokens) / len(tokens)
+    priced = sum(t["input"] + 1.25 * t["cache_creation"] + 0.1 * t["cache_read"] for t in tokens) / len(tokens)
+    return raw, priced
+
+
 def fill_memory() -> None:
     """Every list section at its item cap, items of a realistic length."""
     from actions.services import task_create
@@ -158,8 +165,12 @@ def main() -> None:
         row(f"input tokens read from cache, cycles 2..{len(runs)}, {label}",
             f"{later:.1%} (volatile part ≈ {user_tokens:,} tokens)", f"all {len(runs)} cycles: {share(runs):.1%}",
             f"≥ {TARGET_SHARE:.0%}", later >= TARGET_SHARE)
+    for label, runs in (("empty memory", empty), ("full memory", full)):
+        raw, priced = per_cycle(runs[1:])
+        row(f"input tokens per cycle after the first, {label}: raw (what the budget counts) / priced",
+            f"{raw:,.0f} / {priced:,.0f}", "priced: cache read x0.1, cache write x1.25 (5-minute TTL)", "", None)
     row("input tokens read from cache, every section at its character cap (upper bound)",
-        f"{capped:.1%} (volatile part {capped_chars:,} chars)", "", f"≥ {TARGET_SHARE:.0%}", capped >= TARGET_SHARE)
+        f"{capped:.1%} (volatile part {capped_chars:,} chars)", "", "none: the worst case, not a typical cycle", None)
     fake.stop()
 
 
