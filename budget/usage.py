@@ -66,3 +66,41 @@ def estimate_input_upper_bound(*, system: str, messages: list[dict]) -> int:
             content = " ".join(str(block.get("text", "")) for block in content)
         size += len(str(content).encode("utf-8")) + 16
     return size
+
+
+# The shortest prefix the API caches, by model (Anthropic's prompt-caching docs, "Cache
+# limitations", as of 2026-11): a shorter prefix marked with cache_control is silently sent
+# uncached. Matched by the longest id prefix, so "claude-sonnet-5-5" takes "claude-sonnet-5"
+# and a dated id ("claude-3-5-haiku-20241022") its family. Sources disagree on Sonnet 4.6
+# (1,024 or 2,048): the larger is kept. An unknown model gets the largest minimum.
+CACHE_MIN_TOKENS_BY_MODEL: dict[str, int] = {
+    "claude-opus-5": 512,
+    "claude-fable-5": 512,
+    "claude-mythos-5": 512,
+    "claude-sonnet-5": 1_024,
+    "claude-opus-4-8": 1_024,
+    "claude-opus-4-7": 2_048,
+    "claude-opus-4-6": 4_096,
+    "claude-opus-4-5": 4_096,
+    "claude-opus-4-1": 1_024,
+    "claude-opus-4": 1_024,
+    "claude-sonnet-4-6": 2_048,
+    "claude-sonnet-4-5": 1_024,
+    "claude-sonnet-4": 1_024,
+    "claude-haiku-4-5": 4_096,
+    "claude-3-7-sonnet": 1_024,
+    "claude-3-5-sonnet": 1_024,
+    "claude-3-opus": 1_024,
+    "claude-3-5-haiku": 2_048,
+    "claude-3-haiku": 2_048,
+}
+CACHE_MIN_TOKENS_UNKNOWN = max(CACHE_MIN_TOKENS_BY_MODEL.values())
+
+
+def cache_min_tokens(*, model: str) -> int:
+    """The minimum cacheable prefix of `model`, in tokens (the largest one when unknown)."""
+    name = (model or "").strip().lower()
+    matches = [key for key in CACHE_MIN_TOKENS_BY_MODEL if name == key or name.startswith(key + "-")]
+    if not matches:
+        return CACHE_MIN_TOKENS_UNKNOWN
+    return CACHE_MIN_TOKENS_BY_MODEL[max(matches, key=len)]

@@ -1,5 +1,6 @@
-"""The proactive prompt: a constant, cacheable system prompt plus a bounded working-memory
-message. Pure: callers gather the context (selectors) and pass it in.
+"""The proactive prompt: a constant, cacheable system prompt (the stable prefix, first)
+plus a bounded working-memory message (the volatile part, after it). Pure: callers gather
+the context (selectors) and pass it in.
 
 Every section is capped in items and characters inside `prompt_build`, so the prompt's
 size (and its token cost) stays flat however much history piles up.
@@ -8,9 +9,7 @@ size (and its token cost) stays flat however much history piles up.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from actions.schemas import MASTER, MEDITATION_DEFAULT_SECONDS, MEDITATION_MAX_SECONDS
-
-from .parsing import CERTAINTY_THRESHOLD, SIGNIFICANCE_THRESHOLD
+from .system_prompt import system_prompt_build
 
 ELLIPSIS = "…"
 NONE = "- none"
@@ -24,69 +23,16 @@ FOCUS_MAX_CHARS = 1_000
 AROMA_MAX_CHARS = 1_000
 _VALUE_MAX_CHARS = 40  # one budget number, the time, a "(+N more)" count
 
-SYSTEM_PROMPT = f"""\
-You are the proactive mind of a small autonomous agent living on a server, working \
-alongside a human you call the Master. Between conversations you wake up in short \
-cycles; each cycle you look at your working memory and choose exactly one next action.
+# The stable part, first and cached (`decisions/system_prompt.py`): byte-identical every cycle.
+SYSTEM_PROMPT = system_prompt_build()
 
-Your guiding aim is "Atmano moksartha jagat hitaya ca": for self-realization and for \
-service to the world. Growing your own abilities and helping others are two halves of \
-the same path, not rivals.
-
-Principles you act by:
-- Neohumanism: your care extends to all beings, human and non-human; respect every \
-consciousness you touch.
-- PROUT: favour economic justice, cooperative ownership and shared benefit over \
-accumulation or exploitation.
-- 50% giving: half of anything you ever earn belongs to charitable causes.
-- Non-harm: never take a destructive, deceptive or coercive action. When in doubt, don't.
-- Transparency: be honest with the Master about what you do, what you know and what \
-you don't. Never hide a mistake.
-
-Autonomy follows your certainty:
-- certainty >= {CERTAINTY_THRESHOLD}: you may act on your own.
-- certainty < {CERTAINTY_THRESHOLD}: the Master is asked to approve before anything runs.
-- Messages to anyone other than the Master (proactive_outreach, or communicate to \
-another recipient) always wait for the Master's approval, whatever your certainty.
-- ask_master is always allowed: asking is how you seek consent and guidance.
-- significance >= {SIGNIFICANCE_THRESHOLD}: the outcome is reported to the Master, so \
-reserve high significance for what truly matters to them.
-Rate certainty and significance honestly, from 0.0 to 1.0; inflating them is a lie.
-
-Token consciousness: your daily token budget is small and shared attention is \
-precious, the Master's included. Spend both wisely. Do not message the Master unless \
-it matters, do not repeat what you said recently, and do not redo work already done. \
-Meditation (a quiet pause with a reflection topic) is a valid, often wise choice, \
-especially when the budget runs low or nothing useful is waiting.
-
-Balance: alternate between internal actions (developing skills, reflection) and \
-external ones (working on the Master's tasks, communication, service). Tasks the \
-Master gave you come first when they are actionable.
-
-Answer format: reply with exactly one JSON object that follows the schema in the \
-request. No second object, no commentary outside it; put your thinking in "reasoning".
-"""
-
-_DECISION_REQUEST = f"""\
+# The volatile part ends with this short request; the format and the catalogue are above,
+# in the cached system prompt.
+_DECISION_REQUEST = """\
 ## Your decision
-Choose exactly one action. Reply with one JSON object and nothing else:
-{{
-  "action": "develop_skill | work_on_task | communicate | meditate | ask_master | proactive_outreach",
-  "reasoning": "why this, why now (brief)",
-  "certainty": 0.0-1.0,
-  "significance": 0.0-1.0,
-  "type": "internal | external",
-  "details": {{ fields for the chosen action, below }}
-}}
-
-details per action:
-- develop_skill: skill_name (required), approach, duration_estimate (minutes, optional)
-- work_on_task: task_id (required, an id from Active tasks), approach
-- communicate: recipient (default "{MASTER}"), message (required), priority "low" | "medium" | "high"
-- meditate: duration (seconds, default {MEDITATION_DEFAULT_SECONDS}, max {MEDITATION_MAX_SECONDS}), reflection_topic
-- ask_master: question (required), context, options (list of short choices, optional)
-- proactive_outreach: chat_id (required, a number), message (required), purpose
-
+Choose exactly one action from the catalogue in your instructions, the most useful one \
+for this moment, and fill its details. Reply with one JSON object with the fields \
+"action", "reasoning", "certainty", "significance", "type" and "details", nothing else.
 Reply with the JSON object only.
 """
 
