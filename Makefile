@@ -38,7 +38,7 @@ faults: install
 ## every bench script in order, each printing `figure | agentsite | reference | target | met?`.
 ## BENCH_ARGS_HISTORY="--scale 0.1" makes the history run quick. See bench/README.md.
 BENCH_SCRIPTS := bench/budget_check.py bench/cycle_overhead.py bench/history_scaling.py \
-	bench/webhook_ingest.py $(wildcard bench/pacing_day.py)
+	bench/webhook_ingest.py bench/prompt_cache.py bench/pacing_day.py bench/parse_adversarial.py
 BENCH_ARGS_HISTORY ?=
 
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
