@@ -83,7 +83,7 @@ def notification_enqueue(
         )
         rows.append(row)
     if any(row.status == NotificationStatus.PENDING for row in rows):
-        _delivery_request()
+        _delivery_request([row.pk for row in rows if row.status == NotificationStatus.PENDING])
     return rows
 
 
@@ -180,9 +180,14 @@ def _assign(row: Notification, masters: list[int]) -> None:
 
 
 class DeliveryDeferred:
-    """What `outbox_delivery_deferred` yields: `wanted` turns true when a delivery was asked for."""
+    """What `outbox_delivery_deferred` yields: `wanted` turns true when a delivery was asked
+    for; `notification_ids` are the rows written meanwhile (when known: not after
+    `notification_assign_masters` or `notification_retry`, which want a whole round)."""
 
-    wanted: bool = False
+    def __init__(self) -> None:
+        self.wanted = False
+        self.notification_ids: list[int] = []
+        self.round_wanted = False
 
 
 _deferred: ContextVar[DeliveryDeferred | None] = ContextVar("outbox_delivery_deferred", default=None)
@@ -202,11 +207,16 @@ def outbox_delivery_deferred() -> Iterator[DeliveryDeferred]:
         _deferred.reset(token)
 
 
-def _delivery_request() -> None:
-    """Ask for delivery: from the deferring caller, or from a worker once committed."""
+def _delivery_request(notification_ids: list[int] | None = None) -> None:
+    """Ask for delivery (of these rows, or a whole round): from the deferring caller, or
+    from a worker once committed."""
     deferred = _deferred.get()
     if deferred is not None:
         deferred.wanted = True
+        if notification_ids is None:
+            deferred.round_wanted = True
+        else:
+            deferred.notification_ids.extend(i for i in notification_ids if i not in deferred.notification_ids)
     else:
         transaction.on_commit(_schedule_delivery)
 

@@ -155,6 +155,25 @@ def outbox_deliver(*, limit: int = 50) -> dict:
     return report
 
 
+def outbox_deliver_rows(*, notification_ids: list[int]) -> dict:
+    """Deliver these rows, in order (a worker's own replies), under a round's rules (lease,
+    head of line, pause, maximum age) but without its housekeeping; when one can't go now
+    (an earlier message of its chat first, another worker's lease), a whole round follows."""
+    report = {"configured": True, "sent": 0, "retrying": 0, "failed": 0, "skipped": 0, "detail": ""}
+    if not notification_ids or not telegram_configured():
+        return outbox_deliver() if notification_ids else report
+    config, session = bot_settings(), telegram_runtime()
+    for notification_id in notification_ids:
+        outcome = _deliver_one(session, config, notification_id)
+        report[outcome.result] += 1
+        if outcome.stop:
+            return report | {"detail": outcome.stop}
+    if report["skipped"]:
+        rest = outbox_deliver()
+        return rest | {key: report[key] + rest[key] for key in ("sent", "retrying", "failed")}
+    return report
+
+
 def outbox_expire(*, now: datetime | None = None) -> int:
     """Fail the due rows older than NOTIFICATION_MAX_AGE_SECONDS (the age counted from when
     the row was written, or from its last "Retry now"); returns how many."""
@@ -258,8 +277,10 @@ def _claim(config: BotSettings, notification_id: int) -> _Claim | Outcome:
         parts = max(1, len(split_message(row.text)) - row.sent_parts)
         lease_until = now + timedelta(seconds=deadline * parts + LEASE_MARGIN_SECONDS)
         Notification.objects.filter(pk=row.pk).update(next_attempt_at=lease_until)
-        NotificationDelivery.objects.update_or_create(
-            notification_id=row.pk, defaults={"leased_until": lease_until}
+        # One upsert (INSERT ... ON CONFLICT DO UPDATE), whether a delivery row exists or not.
+        NotificationDelivery.objects.bulk_create(
+            [NotificationDelivery(notification_id=row.pk, leased_until=lease_until)],
+            update_conflicts=True, unique_fields=["notification"], update_fields=["leased_until"],
         )
         return _Claim(row, config.bot_id, timeout, deadline, lease_until, expires_at)
 

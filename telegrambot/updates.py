@@ -18,7 +18,13 @@ What the handlers do with an update is in `telegrambot.conversation` (the Master
 messages), `telegrambot.strangers` and `telegrambot.taps` (button taps). Everything they
 say goes out through the outbox (`telegrambot.messages.reply_send` →
 `decisions.outbox.notification_enqueue`), keyed on the update, so a Telegram outage
-delays a reply but never loses it, and a retried update never answers twice.
+delays a reply but never loses it, and a retried update never answers twice. The worker
+that handled the update then sends it (`telegrambot.delivery.outbox_deliver`, with the
+process's long-lived bot) instead of queueing a delivery task per message
+(`decisions.outbox.outbox_delivery_deferred`).
+
+The webhook's write is one INSERT (`update_store`): the unique update_id refuses a
+redelivery, which then reads the stored row.
 """
 
 import logging
@@ -36,13 +42,13 @@ from agentsite.core.tasks import task_enqueue
 from agentsite.core.redaction import redact_short
 from agentsite.core.clock import utc_now
 from agentsite.core.errors import ApplicationError
-from decisions.outbox import outbox_delivery_deferred
+from decisions.outbox import DeliveryDeferred, outbox_delivery_deferred
 
 from .application import update_dispatch
 from .backoff import backoff_delay
 from .bot import telegram_configured
 from .broker import task_broker
-from .delivery import outbox_deliver
+from .delivery import outbox_deliver, outbox_deliver_rows
 from .models import TelegramUpdate, UpdateSource, UpdateStatus
 from .selectors import updates_due
 from .storable import payload_storable
@@ -153,7 +159,7 @@ def update_process(*, update_id: int) -> str:
         else:
             result = _processed(update)
     if delivery.wanted:
-        _deliver_replies(update_id)
+        _deliver_replies(update_id, delivery)
     return result
 
 
@@ -166,9 +172,12 @@ def _processed(update: TelegramUpdate) -> str:
     return PROCESSED
 
 
-def _deliver_replies(update_id: int) -> None:
+def _deliver_replies(update_id: int, delivery: DeliveryDeferred) -> None:
     try:
-        outbox_deliver()
+        if delivery.round_wanted:
+            outbox_deliver()
+        else:
+            outbox_deliver_rows(notification_ids=delivery.notification_ids)
     except Exception:  # the update is done; its reply waits in the outbox for the sweep
         logger.exception("Delivering the reply to Telegram update %s failed; the outbox sweep retries", update_id)
 
