@@ -277,11 +277,9 @@ def _claim(config: BotSettings, notification_id: int) -> _Claim | Outcome:
         parts = max(1, len(split_message(row.text)) - row.sent_parts)
         lease_until = now + timedelta(seconds=deadline * parts + LEASE_MARGIN_SECONDS)
         Notification.objects.filter(pk=row.pk).update(next_attempt_at=lease_until)
-        # One upsert (INSERT ... ON CONFLICT DO UPDATE), whether a delivery row exists or not.
-        NotificationDelivery.objects.bulk_create(
+        NotificationDelivery.objects.bulk_create(  # one upsert, whether a delivery row exists or not
             [NotificationDelivery(notification_id=row.pk, leased_until=lease_until)],
-            update_conflicts=True, unique_fields=["notification"], update_fields=["leased_until"],
-        )
+            update_conflicts=True, unique_fields=["notification"], update_fields=["leased_until"])
         return _Claim(row, config.bot_id, timeout, deadline, lease_until, expires_at)
 
 
