@@ -127,7 +127,9 @@ def update_receive(*, payload: dict, source: str = UpdateSource.WEBHOOK) -> tupl
 
 def _queue_processing(update_id: int) -> None:
     try:
-        task_enqueue("telegrambot.update_process", update_id, group="telegram", broker=task_broker())
+        # save=False: a success is not written to Django-Q2's task table (the update row
+        # records it); a failure still is.
+        task_enqueue("telegrambot.update_process", update_id, group="telegram", save=False, broker=task_broker())
     except Exception:  # the broker being down must not lose the update: the sweep takes it
         logger.warning("Could not queue Telegram update %s; the retry sweep will process it", update_id)
 
