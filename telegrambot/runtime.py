@@ -123,6 +123,11 @@ class TelegramRuntime:
             self._loop.close()
 
     async def _shutdown(self) -> None:
+        # Whatever still runs here is cancelled, so no caller waits forever on a stopped loop.
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
         if self._application is not None:
             await self._application.shutdown()  # each of these is a no-op when not initialized
         if self._bot is not None:
