@@ -12,6 +12,9 @@ Missing configuration means "waiting", never "failed":
 """
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -80,7 +83,7 @@ def notification_enqueue(
         )
         rows.append(row)
     if any(row.status == NotificationStatus.PENDING for row in rows):
-        transaction.on_commit(_schedule_delivery)
+        _delivery_request([row.pk for row in rows if row.status == NotificationStatus.PENDING])
     return rows
 
 
@@ -132,7 +135,7 @@ def notification_assign_masters(*, limit: int = 500) -> int:
             assigned += 1
     if assigned:
         logger.info("%s message(s) written while no Master chat was configured queued for %s", assigned, masters)
-        transaction.on_commit(_schedule_delivery)
+        _delivery_request()
     return assigned
 
 
@@ -176,6 +179,48 @@ def _assign(row: Notification, masters: list[int]) -> None:
         notification_requeued.send(sender=Notification, notification=copy, now=now)
 
 
+class DeliveryDeferred:
+    """What `outbox_delivery_deferred` yields: `wanted` turns true when a delivery was asked
+    for; `notification_ids` are the rows written meanwhile (when known: not after
+    `notification_assign_masters` or `notification_retry`, which want a whole round)."""
+
+    def __init__(self) -> None:
+        self.wanted = False
+        self.notification_ids: list[int] = []
+        self.round_wanted = False
+
+
+_deferred: ContextVar[DeliveryDeferred | None] = ContextVar("outbox_delivery_deferred", default=None)
+
+
+@contextmanager
+def outbox_delivery_deferred() -> Iterator[DeliveryDeferred]:
+    """Within it, writing to the outbox queues no delivery task: the caller delivers once
+    itself, after its work is committed, when `wanted` says a delivery was asked for (a
+    worker handling an update sends its reply so, with its long-lived bot, without a task
+    per message). The every-minute sweep still catches a delivery the caller never made."""
+    deferred = DeliveryDeferred()
+    token = _deferred.set(deferred)
+    try:
+        yield deferred
+    finally:
+        _deferred.reset(token)
+
+
+def _delivery_request(notification_ids: list[int] | None = None) -> None:
+    """Ask for delivery (of these rows, or a whole round): from the deferring caller, or
+    from a worker once committed."""
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.wanted = True
+        if notification_ids is None:
+            deferred.round_wanted = True
+        else:
+            deferred.notification_ids.extend(i for i in notification_ids if i not in deferred.notification_ids)
+    else:
+        transaction.on_commit(_schedule_delivery)
+
+
 def _schedule_delivery() -> None:
     """Ask a worker to deliver now (the periodic sweep catches anything this misses)."""
     try:
@@ -210,5 +255,5 @@ def notification_retry(*, notification_id: int) -> Notification:
     row.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
     notification_requeued.send(sender=Notification, notification=row, now=now)
     logger.info("Notification #%s queued again for chat %s", row.pk, row.chat_id)
-    transaction.on_commit(_schedule_delivery)
+    _delivery_request()
     return row

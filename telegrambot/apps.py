@@ -1,12 +1,14 @@
 from django.apps import AppConfig
 from django.test.signals import setting_changed
 
-from .bot import bot_settings
-
 
 def _reset_bot_settings(*, setting: str, **kwargs) -> None:
     if setting.startswith("TELEGRAM_"):
+        from .bot import bot_settings
+        from .runtime import telegram_runtime_reset
+
         bot_settings.cache_clear()
+        telegram_runtime_reset()  # its Bot was made from the old settings
 
 
 class TelegrambotConfig(AppConfig):

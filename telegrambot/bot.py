@@ -2,13 +2,15 @@
 
 python-telegram-bot is async; its `Bot` holds an httpx client whose connections belong
 to the event loop they were opened on. Reusing one across `asyncio.run` calls fails with
-"Event loop is closed". So nothing here keeps a Bot around: `BotSession` opens an event
-loop of its own (`asyncio.Runner`), creates the Bot on it, runs any number of calls on
-it and shuts both down together. Between calls no loop is running, so the code using a
-session may touch the ORM freely (which it must not do inside a running loop).
+"Event loop is closed". The workers' long-lived Bot lives on a loop kept alive for the
+process (`telegrambot.runtime`); for one-off use (management commands, the poller's
+getUpdates) `BotSession` opens an event loop of its own (`asyncio.Runner`), creates the
+Bot on it, runs any number of calls on it and shuts both down together. Between calls
+no loop is running, so the code using a session may touch the ORM freely (which it must
+not do inside a running loop).
 
-Only the configuration is cached (`bot_settings`), built on first use, never at import,
-and cleared when a TELEGRAM_* setting changes (see `telegrambot.apps`).
+The configuration is cached (`bot_settings`), built on first use, never at import, and
+cleared when a TELEGRAM_* setting changes (see `telegrambot.apps`).
 
     with BotSession() as session:
         message = session.call(lambda bot: bot.send_message(chat_id=1, text="hi"))
@@ -101,6 +103,20 @@ def _request(config: BotSettings, *, pool_size: int) -> HTTPXRequest:
     )
 
 
+async def within_deadline(call: Awaitable[T], deadline: float | None) -> T:
+    """Await `call`; with `deadline` (seconds) cancel it after that long and raise TimedOut."""
+    if deadline is None:
+        return await call
+    timeout = asyncio.timeout(deadline)
+    try:
+        async with timeout:
+            return await call
+    except TimeoutError as exc:
+        if not timeout.expired():
+            raise
+        raise TimedOut(f"Timed out: no complete answer within {deadline:g} s") from exc
+
+
 class BotSession:
     """One Bot on one private event loop, usable from sync code; a context manager.
 
@@ -144,16 +160,7 @@ class BotSession:
         bot = self.bot
 
         async def _call() -> T:
-            if deadline is None:
-                return await fn(bot)
-            timeout = asyncio.timeout(deadline)
-            try:
-                async with timeout:
-                    return await fn(bot)
-            except TimeoutError as exc:
-                if not timeout.expired():
-                    raise
-                raise TimedOut(f"Timed out: no complete answer within {deadline:g} s") from exc
+            return await within_deadline(fn(bot), deadline)
 
         return self._runner.run(_call())
 

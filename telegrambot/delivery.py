@@ -45,7 +45,6 @@ rows with no chat are given to the Masters at the start of every round
 
 import logging
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -68,7 +67,7 @@ from telegram.error import (
 from decisions.models import Notification, NotificationStatus
 from decisions.outbox import notification_assign_masters, notification_requeued
 
-from .bot import BotSession, BotSettings, bot_settings, telegram_configured
+from .bot import BotSettings, bot_settings, telegram_configured
 from .bot_state import bot_paused_for, bot_timeout_grow, bot_timeout_settle, pause_detail
 from .delivery_outcomes import (
     FAILED, SENT, SKIPPED, Outcome, chat_migrated, describe, expire, give_up, hold, max_age, progress, rate_limited,
@@ -76,6 +75,7 @@ from .delivery_outcomes import (
 )
 from .delivery_waiting import release_waiting, wait_for_telegram, waiting_for_master
 from .models import BotState, NotificationDelivery
+from .runtime import TelegramRuntime, telegram_runtime
 from .taps import notification_keyboard
 from .text import split_message
 
@@ -132,29 +132,45 @@ def outbox_deliver(*, limit: int = 50) -> dict:
 
     started = time.monotonic()
     tried: set[int] = set()
-    with ExitStack() as stack:
-        session: BotSession | None = None  # opened for the first row only
-        while len(tried) < limit:
-            notification_id = _next_head(exclude=tried)
-            if notification_id is None:
-                break
-            if time.monotonic() - started > ROUND_BUDGET_SECONDS:
-                report["detail"] = f"round time budget ({ROUND_BUDGET_SECONDS:g} s) used; the next round goes on"
-                break
-            if session is None:
-                session = stack.enter_context(BotSession())
-            tried.add(notification_id)
-            outcome = _deliver_one(session, config, notification_id)
-            report[outcome.result] += 1
-            if outcome.stop:
-                left = _due(timezone.now()).exclude(pk__in=tried).count()
-                report["skipped"] += min(left, limit - len(tried))
-                report["detail"] = outcome.stop
-                break
+    session = telegram_runtime()  # the process's Bot, its connections kept between rounds
+    while len(tried) < limit:
+        notification_id = _next_head(exclude=tried)
+        if notification_id is None:
+            break
+        if time.monotonic() - started > ROUND_BUDGET_SECONDS:
+            report["detail"] = f"round time budget ({ROUND_BUDGET_SECONDS:g} s) used; the next round goes on"
+            break
+        tried.add(notification_id)
+        outcome = _deliver_one(session, config, notification_id)
+        report[outcome.result] += 1
+        if outcome.stop:
+            left = _due(timezone.now()).exclude(pk__in=tried).count()
+            report["skipped"] += min(left, limit - len(tried))
+            report["detail"] = outcome.stop
+            break
     if tried:
         logger.info(
             "Outbox round: %(sent)s sent, %(retrying)s retrying, %(failed)s failed, %(skipped)s skipped", report
         )
+    return report
+
+
+def outbox_deliver_rows(*, notification_ids: list[int]) -> dict:
+    """Deliver these rows, in order (a worker's own replies), under a round's rules (lease,
+    head of line, pause, maximum age) but without its housekeeping; when one can't go now
+    (an earlier message of its chat first, another worker's lease), a whole round follows."""
+    report = {"configured": True, "sent": 0, "retrying": 0, "failed": 0, "skipped": 0, "detail": ""}
+    if not notification_ids or not telegram_configured():
+        return outbox_deliver() if notification_ids else report
+    config, session = bot_settings(), telegram_runtime()
+    for notification_id in notification_ids:
+        outcome = _deliver_one(session, config, notification_id)
+        report[outcome.result] += 1
+        if outcome.stop:
+            return report | {"detail": outcome.stop}
+    if report["skipped"]:
+        rest = outbox_deliver()
+        return rest | {key: report[key] + rest[key] for key in ("sent", "retrying", "failed")}
     return report
 
 
@@ -261,13 +277,13 @@ def _claim(config: BotSettings, notification_id: int) -> _Claim | Outcome:
         parts = max(1, len(split_message(row.text)) - row.sent_parts)
         lease_until = now + timedelta(seconds=deadline * parts + LEASE_MARGIN_SECONDS)
         Notification.objects.filter(pk=row.pk).update(next_attempt_at=lease_until)
-        NotificationDelivery.objects.update_or_create(
-            notification_id=row.pk, defaults={"leased_until": lease_until}
-        )
+        NotificationDelivery.objects.bulk_create(  # one upsert, whether a delivery row exists or not
+            [NotificationDelivery(notification_id=row.pk, leased_until=lease_until)],
+            update_conflicts=True, unique_fields=["notification"], update_fields=["leased_until"])
         return _Claim(row, config.bot_id, timeout, deadline, lease_until, expires_at)
 
 
-def _deliver_one(session: BotSession, config: BotSettings, notification_id: int) -> Outcome:
+def _deliver_one(session: TelegramRuntime, config: BotSettings, notification_id: int) -> Outcome:
     claim = _claim(config, notification_id)
     if isinstance(claim, Outcome):
         return claim
@@ -281,7 +297,7 @@ def _deliver_one(session: BotSession, config: BotSettings, notification_id: int)
 # --- one send -------------------------------------------------------------------------
 
 
-def _attempt(session: BotSession, claim: _Claim) -> Outcome:
+def _attempt(session: TelegramRuntime, claim: _Claim) -> Outcome:
     """Send what is left of the row and record the result on it (the caller saves)."""
     row = claim.row
     # Telegram refuses whitespace-only messages (and trims edges), so such parts go unsent.
@@ -308,7 +324,7 @@ def _attempt(session: BotSession, claim: _Claim) -> Outcome:
     return Outcome(SENT)
 
 
-def _send_parts(session: BotSession, claim: _Claim, parts: list[str], markup) -> float | Outcome:
+def _send_parts(session: TelegramRuntime, claim: _Claim, parts: list[str], markup) -> float | Outcome:
     """Send the parts not sent yet, the keyboard on the last; the slowest request's seconds,
     or the Outcome of holding the row back before a part (nothing was tried for it)."""
     row, total, first = claim.row, len(parts), claim.row.sent_parts

@@ -1,9 +1,9 @@
 """The bot's handlers: small `async def handler(update, context)` functions.
 
-They run on the event loop `telegrambot.application` opens for each update, so they
-touch the database only through `sync_to_async` (thread-sensitive: the work runs back on
-the calling thread, inside its connection). The real work is in `telegrambot.conversation`,
-`telegrambot.strangers` and `telegrambot.taps`.
+They run on the event loop of the process's `telegrambot.runtime`, so they touch the
+database only through `on_caller_thread` (the work runs back on the thread waiting for
+the update, inside its connection and transaction). The real work is in
+`telegrambot.conversation`, `telegrambot.strangers` and `telegrambot.taps`.
 
 Order (see `handlers_register`): group -1 holds the gate, which lets only Master chats
 through; strangers' messages are stored and get one fixed notice a day, their button
@@ -12,8 +12,8 @@ Group 0 holds the commands, the chat, and the button taps.
 """
 
 import logging
+from contextvars import ContextVar
 
-from asgiref.sync import sync_to_async
 from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import RetryAfter, TelegramError
@@ -31,12 +31,15 @@ from telegram.ext import (
 from . import conversation, strangers, taps
 from .commands import COMMANDS, unknown_command_text
 from .messages import Sender
+from .runtime import on_caller_thread
 from .selectors import is_master_chat
 from .text import TELEGRAM_TEXT_LIMIT
 
 logger = logging.getLogger(__name__)
 
-ERRORS_KEY = "handler_errors"  # in application.bot_data: what the handlers raised
+# What the handlers raised while handling the current update (set per update by
+# `telegrambot.application.update_handle`: updates handled at once keep theirs apart).
+handler_errors: ContextVar[list[BaseException] | None] = ContextVar("handler_errors", default=None)
 NOT_ALLOWED = "Not allowed"
 TAP_FAILED = "Sorry, that didn't work; please try again."
 TEXT_ONLY = "I can only read text messages."
@@ -56,7 +59,7 @@ async def gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         logger.info("Refused a button tap from non-Master user %s", query.from_user.id)
         await _safe(query.answer(NOT_ALLOWED), "answerCallbackQuery")
     elif message is not None:
-        await sync_to_async(strangers.stranger_message_note)(
+        await on_caller_thread(strangers.stranger_message_note)(
             update_id=update.update_id,
             chat_id=message.chat_id,
             text=_message_text(message),
@@ -71,7 +74,7 @@ async def command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A Master's /command: run it and queue the reply (no model call)."""
     message = update.message
     name, args = command_parts(message)
-    await sync_to_async(conversation.command_handle)(
+    await on_caller_thread(conversation.command_handle)(
         update_id=update.update_id,
         chat_id=message.chat_id,
         name=name,
@@ -86,7 +89,7 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     """A command the bot doesn't have (or one addressed to another bot): say so."""
     message = update.message
     name, _ = command_parts(message)
-    await sync_to_async(conversation.other_message_handle)(
+    await on_caller_thread(conversation.other_message_handle)(
         update_id=update.update_id, chat_id=message.chat_id, text=message.text,
         reply=unknown_command_text(name), sender=_sender(update), telegram_message_id=message.message_id,
     )
@@ -97,7 +100,7 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat message answered by Claude (with the conversation so far)."""
     message = update.message
     await _safe(context.bot.send_chat_action(chat_id=message.chat_id, action=ChatAction.TYPING), "sendChatAction")
-    await sync_to_async(conversation.master_text_handle)(
+    await on_caller_thread(conversation.master_text_handle)(
         update_id=update.update_id,
         chat_id=message.chat_id,
         text=message.text,
@@ -110,7 +113,7 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A Master's message without text (photo, sticker, ...): only text is understood."""
     message = update.message
-    await sync_to_async(conversation.other_message_handle)(
+    await on_caller_thread(conversation.other_message_handle)(
         update_id=update.update_id, chat_id=message.chat_id, text=_message_text(message),
         reply=TEXT_ONLY, sender=_sender(update), telegram_message_id=message.message_id,
     )
@@ -122,7 +125,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     answer, outcome = TAP_FAILED, None
     try:
-        outcome = await sync_to_async(taps.approval_tap)(data=query.data or "", by=_sender(update).name)
+        outcome = await on_caller_thread(taps.approval_tap)(data=query.data or "", by=_sender(update).name)
         answer = outcome.answer
     finally:
         await _safe(query.answer(answer[:200]), "answerCallbackQuery")
@@ -132,7 +135,11 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Remember what a handler raised (the update is then retried) and stop its other handlers."""
-    context.application.bot_data.setdefault(ERRORS_KEY, []).append(context.error)
+    errors = handler_errors.get()
+    if errors is None:  # not handled through update_handle: nobody to hand it to
+        logger.error("A handler failed outside update_handle", exc_info=context.error)
+    else:
+        errors.append(context.error)
     raise ApplicationHandlerStop
 
 

@@ -18,16 +18,23 @@ What the handlers do with an update is in `telegrambot.conversation` (the Master
 messages), `telegrambot.strangers` and `telegrambot.taps` (button taps). Everything they
 say goes out through the outbox (`telegrambot.messages.reply_send` →
 `decisions.outbox.notification_enqueue`), keyed on the update, so a Telegram outage
-delays a reply but never loses it, and a retried update never answers twice.
+delays a reply but never loses it, and a retried update never answers twice. The worker
+that handled the update then sends it (`telegrambot.delivery.outbox_deliver`, with the
+process's long-lived bot) instead of queueing a delivery task per message
+(`decisions.outbox.outbox_delivery_deferred`).
+
+The webhook's write is one INSERT (`update_store`): the unique update_id refuses a
+redelivery, which then reads the stored row.
 """
 
 import logging
 import time
+from contextlib import nullcontext
 from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from telegram.error import BadRequest, Forbidden, TelegramError
 
@@ -35,10 +42,13 @@ from agentsite.core.tasks import task_enqueue
 from agentsite.core.redaction import redact_short
 from agentsite.core.clock import utc_now
 from agentsite.core.errors import ApplicationError
+from decisions.outbox import DeliveryDeferred, outbox_delivery_deferred
 
 from .application import update_dispatch
 from .backoff import backoff_delay
 from .bot import telegram_configured
+from .broker import task_broker
+from .delivery import outbox_deliver, outbox_deliver_rows
 from .models import TelegramUpdate, UpdateSource, UpdateStatus
 from .selectors import updates_due
 from .storable import payload_storable
@@ -82,33 +92,44 @@ def update_validate(payload: object) -> int:
     return update_id
 
 
-@transaction.atomic
 def update_store(*, payload: dict, source: str = UpdateSource.WEBHOOK) -> tuple[TelegramUpdate, bool]:
     """Store an update once (idempotent on update_id); returns (row, created).
 
     A redelivered update returns the stored row untouched: it is never handled twice.
     Characters no database stores (NUL, lone surrogates) are dropped from its strings
     first, so one odd message cannot block the webhook or the poller.
+
+    One INSERT (in autocommit, its own transaction: the webhook's whole write); the unique
+    update_id refuses a redelivery, which then reads the stored row. Inside a transaction
+    the INSERT gets a savepoint, so a refused one leaves the transaction usable.
     """
     update_id = update_validate(payload)
-    return TelegramUpdate.objects.get_or_create(
-        update_id=update_id,
-        defaults={"payload": payload_storable(payload), "source": source, "next_attempt_at": utc_now() + SWEEP_GRACE},
-    )
+    row = TelegramUpdate(update_id=update_id, payload=payload_storable(payload), source=source,
+                         next_attempt_at=utc_now() + SWEEP_GRACE)
+    try:
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            row.save(force_insert=True)
+    except IntegrityError:
+        stored = TelegramUpdate.objects.filter(update_id=update_id).first()
+        if stored is None:  # refused for another reason
+            raise
+        return stored, False
+    return row, True
 
 
 def update_receive(*, payload: dict, source: str = UpdateSource.WEBHOOK) -> tuple[TelegramUpdate, bool]:
     """Store an update and, if it is new, queue its processing once the row is committed."""
-    with transaction.atomic():
-        update, created = update_store(payload=payload, source=source)
-        if created:
-            transaction.on_commit(partial(_queue_processing, update.update_id))
+    update, created = update_store(payload=payload, source=source)
+    if created:
+        transaction.on_commit(partial(_queue_processing, update.update_id))
     return update, created
 
 
 def _queue_processing(update_id: int) -> None:
     try:
-        task_enqueue("telegrambot.update_process", update_id, group="telegram")
+        # save=False: a success is not written to Django-Q2's task table (the update row
+        # records it); a failure still is.
+        task_enqueue("telegrambot.update_process", update_id, group="telegram", save=False, broker=task_broker())
     except Exception:  # the broker being down must not lose the update: the sweep takes it
         logger.warning("Could not queue Telegram update %s; the retry sweep will process it", update_id)
 
@@ -130,16 +151,37 @@ def update_process(*, update_id: int) -> str:
         return SKIPPED
     update = TelegramUpdate.objects.get(update_id=update_id)
 
-    try:
-        update_dispatch(update.payload)
-    except Exception as exc:
-        return _processing_failed(update, exc)
+    # The reply goes out from here, once the update is done, with the process's bot: no
+    # delivery task per message (the every-minute sweep catches what this misses).
+    with outbox_delivery_deferred() as delivery:
+        try:
+            update_dispatch(update.payload)
+        except Exception as exc:
+            result = _processing_failed(update, exc)
+        else:
+            result = _processed(update)
+    if delivery.wanted:
+        _deliver_replies(update_id, delivery)
+    return result
+
+
+def _processed(update: TelegramUpdate) -> str:
     TelegramUpdate.objects.filter(pk=update.pk).update(
         status=UpdateStatus.PROCESSED, processed_at=utc_now(), processing_until=None,
         next_attempt_at=None, last_error="",
     )
-    logger.info("Telegram update %s (%s) processed, attempt %d", update_id, update.kind, update.attempts)
+    logger.info("Telegram update %s (%s) processed, attempt %d", update.update_id, update.kind, update.attempts)
     return PROCESSED
+
+
+def _deliver_replies(update_id: int, delivery: DeliveryDeferred) -> None:
+    try:
+        if delivery.round_wanted:
+            outbox_deliver()
+        else:
+            outbox_deliver_rows(notification_ids=delivery.notification_ids)
+    except Exception:  # the update is done; its reply waits in the outbox for the sweep
+        logger.exception("Delivering the reply to Telegram update %s failed; the outbox sweep retries", update_id)
 
 
 def _processing_failed(update: TelegramUpdate, exc: Exception) -> str:

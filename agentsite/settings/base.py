@@ -110,6 +110,12 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+# Persistent connections: a process (gunicorn worker, Django-Q2 worker) keeps its connection
+# for up to five minutes across requests and tasks (Django, and Django-Q2 before each task,
+# close only connections older than that, or broken), instead of opening one per request
+# or task; checked before reuse, so one the server dropped is replaced, not an error.
+DATABASES["default"]["CONN_MAX_AGE"] = 300
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so concurrent
     # writers queue (up to `timeout` seconds) instead of failing mid-transaction.
