@@ -254,6 +254,9 @@ Q_CLUSTER = {
     "catch_up": False,
     "save_limit": 1000,
     "ack_failures": True,
+    # A worker process is replaced after this many tasks (a guard against leaks). Each new
+    # process opens its own database connection and Telegram runtime, so not too often.
+    "recycle": 10_000,
     "label": "Django-Q2",
 }
 if REDIS_URL:
