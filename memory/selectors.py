@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from django.db.models import Exists, Q, Subquery
+
 from .models import MemoryEntry, MemoryKind
 
 
@@ -30,6 +32,23 @@ def memory_last_aroma() -> str:
 def memory_current_focus() -> str:
     entry = memory_latest(kind=MemoryKind.FOCUS)
     return entry.content if entry else ""
+
+
+def memory_latest_content_subquery(*, kind: str) -> Subquery:
+    """The newest entry's content of one kind (None when there is none), as an expression
+    another read can annotate: read in the memory_kind_newest index's order, one row."""
+    return Subquery(
+        MemoryEntry.objects.filter(kind=kind).order_by("-created_at", "-id").values("content")[:1]
+    )
+
+
+def memory_exists_subquery(*, kinds: list[str], since=None) -> Exists:
+    """Whether an entry of these kinds exists (newer than `since`, an expression or a
+    datetime, when given), as an expression another read can annotate."""
+    condition = Q(kind__in=kinds)
+    if since is not None:
+        condition &= Q(created_at__gt=since)
+    return Exists(MemoryEntry.objects.filter(condition))
 
 
 def memory_browse():
