@@ -261,6 +261,20 @@ def _tallied(entry):
     return entry
 
 
+_refused: ContextVar[bool] = ContextVar("claude_calls_refused", default=False)
+
+
+@contextlib.contextmanager
+def claude_calls_refused() -> Iterator[None]:
+    """Inside the block, `claude_complete` refuses to run: for work done inside a
+    transaction, where a call's reservation could not be committed before the call."""
+    token = _refused.set(True)
+    try:
+        yield
+    finally:
+        _refused.reset(token)
+
+
 def claude_reserve(
     *, system: str, messages: list[dict], scope: str, meta: dict | None = None, max_tokens: int | None = None
 ):
@@ -290,6 +304,8 @@ def claude_complete(
     else its whole reservation as an estimate. A proactive call made with a committed
     `reservation` (from `claude_reserve`, same request) uses it instead of reserving.
     """
+    if _refused.get():
+        raise RuntimeError("a model call where calls are refused (inside a transaction: see claude_calls_refused)")
     client = anthropic_client()
     model = settings.AGENT_MODEL
     max_tokens = max_tokens or settings.AGENT_MAX_TOKENS

@@ -6,18 +6,19 @@ import math
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
 
 from actions.registry import ActionContext, ActionResult, action_execute
-from budget.client import CallTally, claude_calls_tallied, claude_complete, claude_configured, claude_reserve
-from agentsite.core.clock import next_utc_midnight, utc_now, utc_today
+from budget.client import (
+    CallTally, claude_calls_refused, claude_calls_tallied, claude_complete, claude_configured, claude_reserve,
+)
+from agentsite.core.clock import utc_now
 from budget.errors import BudgetExceeded, ClaudeCallError, ClaudeNotConfigured
-from budget.models import LedgerEntry, Scope
+from budget.models import Scope
 from budget.selectors import budget_stats
-from budget.services import reservations_charge_for_cycles
 from budget.text import text_clip
 from budget.usage import estimate_input_upper_bound
 from memory.services import memory_record_cycle, memory_update_working
@@ -25,36 +26,20 @@ from memory.services import memory_record_cycle, memory_update_working
 from .agent import agent_schedule, agent_state_get, cycle_lock_acquire, cycle_lock_release
 from .approvals import approval_request_decision
 from .effects import effects_apply, effects_report
-from .models import Cycle, CycleStatus, NotificationKind
-from .outbox import notification_enqueue
+from .models import Cycle, CycleStatus
 from .pacing import DaySpend, next_run_delay
 from .parsing import ProactiveDecision, decision_parse, needs_approval, should_notify
 from .prompts import Prompt, prompt_build
 from .selectors import CycleView, cycle_view_read, pacing_day_spend, pacing_day_spend_after, prompt_context_gather
-from .texts import budget_exhausted_text
+from .cycle_records import (
+    CycleRun, Reason, cycle_exhausted, cycle_skipped, cycles_fail_abandoned, over_reservation_tell,
+)
 
 logger = logging.getLogger(__name__)
 
 
 # The only stop_reason of a reply the model finished on its own.
 COMPLETE_STOP_REASON = "end_turn"
-
-
-class Reason:
-    PAUSED = "paused"
-    LOCKED = "locked"
-    NO_CREDENTIALS = "no_credentials"
-    BUDGET_EXHAUSTED = "budget_exhausted"
-    INVALID_DECISION = "invalid_decision"
-    ABANDONED = "abandoned"
-    INTERNAL_ERROR = "internal_error"
-
-
-@dataclass
-class CycleRun:
-    cycle: Cycle
-    approval_id: int | None = None
-    next_run_in_seconds: int | None = None
 
 
 @dataclass
@@ -79,7 +64,7 @@ def cycle_run(*, trigger: str = "schedule") -> CycleRun:
     the guarded path, step by step."""
     view = cycle_view_read()
     if view is not None and view.paused:
-        return CycleRun(cycle=_skipped(Reason.PAUSED, trigger))
+        return CycleRun(cycle=cycle_skipped(Reason.PAUSED, trigger))
     if view is None or not claude_configured():
         return _run_guarded(trigger=trigger)
     try:
@@ -101,9 +86,9 @@ def _run_lean(*, trigger: str, view: CycleView, prompt: Prompt) -> CycleRun:
     with transaction.atomic():  # lock + cycle row + reservation: durable before the call
         token = cycle_lock_acquire(state_exists=True)
         if token is None:
-            return CycleRun(cycle=_skipped(Reason.LOCKED, trigger))
+            return CycleRun(cycle=cycle_skipped(Reason.LOCKED, trigger))
         if view.any_running:
-            _fail_abandoned()
+            cycles_fail_abandoned()
         started = time.monotonic()
         cycle = Cycle.objects.create(status=CycleStatus.RUNNING, trigger=trigger, prompt=text_clip(prompt.user))
         try:
@@ -117,7 +102,7 @@ def _run_lean(*, trigger: str, view: CycleView, prompt: Prompt) -> CycleRun:
     try:
         if reservation is None:
             cycle.delete()
-            return _exhausted(trigger=trigger, stats=budget_stats())
+            return cycle_exhausted(trigger=trigger, stats=budget_stats())
         with claude_calls_tallied() as lean.calls:
             return _decide_and_act(cycle=cycle, prompt=prompt, started=started, reservation=reservation, lean=lean)
     except Exception as exc:  # a bug must not leave the cycle running or kill the worker
@@ -133,13 +118,13 @@ def _run_guarded(*, trigger: str) -> CycleRun:
     """The cycle step by step, each guard reading what it needs."""
     state = agent_state_get()
     if state.paused:
-        return CycleRun(cycle=_skipped(Reason.PAUSED, trigger))
+        return CycleRun(cycle=cycle_skipped(Reason.PAUSED, trigger))
     token = cycle_lock_acquire(state_exists=True)
     if token is None:
         # Another cycle is running; it will pace the next one.
-        return CycleRun(cycle=_skipped(Reason.LOCKED, trigger))
+        return CycleRun(cycle=cycle_skipped(Reason.LOCKED, trigger))
     try:
-        _fail_abandoned()
+        cycles_fail_abandoned()
         return _run_locked(trigger=trigger)
     except Exception as exc:  # before the Cycle row existed: still record it and back off
         logger.exception("Cycle crashed while getting ready")
@@ -156,7 +141,7 @@ def _run_locked(*, trigger: str) -> CycleRun:
     stats = budget_stats()
     bound = estimate_input_upper_bound(system=prompt.system, messages=_messages(prompt)) + settings.AGENT_MAX_TOKENS
     if stats["proactive"]["remaining"] < max(bound, settings.PROACTIVE_MIN_CYCLE_TOKENS):
-        return _exhausted(trigger=trigger, stats=stats)
+        return cycle_exhausted(trigger=trigger, stats=stats)
 
     started = time.monotonic()
     cycle = Cycle.objects.create(status=CycleStatus.RUNNING, trigger=trigger, prompt=text_clip(prompt.user))
@@ -181,7 +166,7 @@ def _decide_and_act(
         )
     except BudgetExceeded:
         cycle.delete()  # nothing was sent: record it as the skip it is
-        return _exhausted(trigger=cycle.trigger, stats=budget_stats())
+        return cycle_exhausted(trigger=cycle.trigger, stats=budget_stats())
     except ClaudeNotConfigured:
         cycle.delete()
         return _finish_skip(Reason.NO_CREDENTIALS, cycle.trigger)
@@ -211,6 +196,19 @@ def _decide_and_act(
 
     if needs_approval(decision):
         return _ask_approval(cycle, decision, started=started, lean=lean)
+    if lean is not None and decision.action in WITHOUT_MODEL_CALLS:
+        # Nothing to reserve, so the action's writes join the closing transaction.
+        with transaction.atomic(), claude_calls_refused():
+            return _act(cycle, decision, started=started, lean=lean)
+    return _act(cycle, decision, started=started, lean=lean)
+
+
+# The actions whose handlers never call the model (claude_calls_refused makes one that
+# starts to fail loudly instead of calling without a committed reservation).
+WITHOUT_MODEL_CALLS = frozenset({"meditate", "communicate", "ask_master", "proactive_outreach"})
+
+
+def _act(cycle: Cycle, decision: ProactiveDecision, *, started: float, lean: _Lean | None) -> CycleRun:
     result = action_execute(action=decision.action, details=decision.details, context=ActionContext(cycle_id=cycle.pk))
     if result.status == "needs_approval":  # the handler's own guard agrees with the router
         return _ask_approval(cycle, decision, started=started, lean=lean)
@@ -222,7 +220,8 @@ def _messages(prompt: Prompt) -> list[dict]:
 
 
 def _ask_approval(cycle: Cycle, decision: ProactiveDecision, *, started: float, lean: _Lean | None = None) -> CycleRun:
-    with transaction.atomic():
+    # savepoint=False: inside the action's transaction (WITHOUT_MODEL_CALLS) this is its end.
+    with transaction.atomic(savepoint=False):
         approval = approval_request_decision(decision=cycle.decision, cycle=cycle)
         cycle.result = {"status": "awaiting_approval", "approval_id": approval.pk}
         memory_update_working(
@@ -237,7 +236,7 @@ def _ask_approval(cycle: Cycle, decision: ProactiveDecision, *, started: float, 
 def _finish_executed(
     cycle: Cycle, decision: ProactiveDecision, result: ActionResult, *, started: float, lean: _Lean | None = None
 ) -> CycleRun:
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         # The cycle id only links the questions' approvals to it: without questions, no read of it.
         linked = cycle.pk if result.effects.questions else None
         question_ids = effects_apply(effects=result.effects, cycle_id=linked, approval_id=None, key=f"cycle:{cycle.pk}")
@@ -273,7 +272,7 @@ def _close(
     cycle.duration_ms = int((time.monotonic() - started) * 1000)
     cycle.next_run_at = now + timedelta(seconds=delay)
     cycle.save()
-    _tell_over_reservation(cycle, over=lean.calls.over_reservation if lean else None)
+    over_reservation_tell(cycle, over=lean.calls.over_reservation if lean else None)
     if decision is not None:
         outcome = (cycle.result or {}).get("summary") or (cycle.result or {}).get("status") or status
         memory_record_cycle(
@@ -309,35 +308,6 @@ def _released(lean: _Lean | None) -> None:
         lean.released = True
 
 
-def _tell_over_reservation(cycle: Cycle, *, over: list | None = None) -> None:
-    """Usage above what was reserved is recorded as is; the Master hears of it once a day.
-    Any call of the cycle counts: the decision's and its action's own (work_on_task,
-    develop_skill), which the cycle never sees the reply of. `over`: the flagged ledger
-    rows of the calls made during the cycle, when tallied (else they are looked up)."""
-    if over is not None:
-        entry = over[0] if over else None
-    elif cycle.started_at is None:
-        return
-    else:
-        entry = (
-            LedgerEntry.objects.filter(
-                scope=Scope.PROACTIVE, day__gte=cycle.started_at.date(), over_reservation=True, meta__cycle_id=cycle.pk
-            )
-            .order_by("created_at", "id")
-            .first()
-        )
-    if entry is None:
-        return
-    notification_enqueue(
-        kind=NotificationKind.MESSAGE,
-        text=(
-            f"Budget notice: a model call used {entry.total_tokens:,} tokens, more than was reserved for it. "
-            "It is recorded in full and flagged in the ledger; today's total may pass the limit by that much."
-        ),
-        key=f"over_reservation:{entry.day.isoformat()}",
-    )
-
-
 def _pace(*, failures: int = 0, at_least: int | None = None, day: DaySpend | None = None) -> int:
     day = day or pacing_day_spend()
     return next_run_delay(
@@ -349,53 +319,12 @@ def _pace(*, failures: int = 0, at_least: int | None = None, day: DaySpend | Non
     )
 
 
-def _skipped(reason: str, trigger: str, *, next_run_at: datetime | None = None) -> Cycle:
-    now = utc_now()
-    return Cycle.objects.create(
-        status=CycleStatus.SKIPPED, reason=reason, trigger=trigger, finished_at=now, duration_ms=0,
-        next_run_at=next_run_at,
-    )
-
-
 def _finish_skip(reason: str, trigger: str) -> CycleRun:
     delay = _pace()
-    cycle = _skipped(reason, trigger, next_run_at=utc_now() + timedelta(seconds=delay))
+    cycle = cycle_skipped(reason, trigger, next_run_at=utc_now() + timedelta(seconds=delay))
     agent_schedule(next_run_at=cycle.next_run_at)
     logger.info("Cycle skipped (%s); next check in %ss", reason, delay)
     return CycleRun(cycle=cycle, next_run_in_seconds=delay)
-
-
-def _exhausted(*, trigger: str, stats: dict) -> CycleRun:
-    """Meditate until 00:00 UTC and tell the Master once that day."""
-    resume_at = next_utc_midnight()
-    with transaction.atomic():
-        cycle = _skipped(Reason.BUDGET_EXHAUSTED, trigger, next_run_at=resume_at)
-        notification_enqueue(
-            kind=NotificationKind.BUDGET_EXHAUSTED,
-            text=budget_exhausted_text(stats=stats, resume_at=resume_at),
-            key=f"budget_exhausted:{utc_today().isoformat()}",
-        )
-        agent_schedule(next_run_at=resume_at)
-    logger.warning("Proactive budget exhausted; next cycle at %s", resume_at.isoformat())
-    return CycleRun(cycle=cycle, next_run_in_seconds=int((resume_at - utc_now()).total_seconds()))
-
-
-def _fail_abandoned() -> int:
-    """We hold the lock, and the lock outlives any live cycle's calls (its TTL is derived
-    from the model-call deadline), so a cycle still `running` belongs to a process that
-    died. What it had reserved is charged at once as an estimate: the call may have
-    been made, and the budget must never under-count."""
-    now = utc_now()
-    ids = list(Cycle.objects.filter(status=CycleStatus.RUNNING).values_list("pk", flat=True))
-    if not ids:
-        return 0
-    abandoned = Cycle.objects.filter(pk__in=ids, status=CycleStatus.RUNNING).update(
-        status=CycleStatus.FAILED, reason=Reason.ABANDONED, finished_at=now,
-        error="the process running this cycle stopped before finishing",
-    )
-    charged = reservations_charge_for_cycles(cycle_ids=ids)
-    logger.warning("Marked %d abandoned cycle(s) failed; %d reserved tokens charged as estimated", abandoned, charged)
-    return abandoned
 
 
 from .tick import proactive_tick  # noqa: E402  (the tick calls cycle_run; it moved to tick.py)
