@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Q
 
 from agentsite.core.clock import utc_now
 from agentsite.core.deadlines import longest_call
@@ -87,13 +87,10 @@ def agent_schedule(
         fields["last_cycle_at"] = last_cycle_at
     if failures is not None:
         fields["consecutive_failures"] = failures
-    if release is not None:
-        for name in ("lock_token", "lock_expires_at"):
-            fields[name] = Case(
-                When(lock_token=release, then=Value(None)), default=F(name),
-                output_field=AgentState._meta.get_field(name),
-            )
-    AgentState.objects.filter(pk=AgentState.SINGLETON_ID).update(**fields)
+    rows = AgentState.objects.filter(pk=AgentState.SINGLETON_ID)
+    if release is not None and rows.filter(lock_token=release).update(**fields, lock_token=None, lock_expires_at=None):
+        return
+    rows.update(**fields)  # no lock to free (or it ran out and another cycle holds it now)
 
 
 def agent_schedule_not_before(*, at: datetime) -> None:
