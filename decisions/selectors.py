@@ -14,8 +14,7 @@ from agentsite.core.clock import utc_day_start, utc_now, utc_today
 from budget.selectors import budget_counter_subquery, budget_proactive, budget_stats
 from memory.models import MemoryKind
 from memory.selectors import (
-    memory_current_focus, memory_exists_subquery, memory_last_aroma, memory_latest_content_subquery, memory_recent,
-    memory_recent_actions,
+    memory_current_focus, memory_last_aroma, memory_latest_subquery, memory_recent, memory_recent_actions,
 )
 
 from .errors import ApprovalNotFound, CycleNotFound
@@ -105,7 +104,9 @@ def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
         used=row["used"], reserved=row["reserved"], cycles_today=row["cycles_today"],
         focus=row["focus"] or "", aroma=row["aroma"] or "", last_cycle_start=row["last_start"],
         any_running=bool(row["any_running"]), any_pending_approval=bool(row["any_pending"]),
-        any_new_answer=bool(row["any_answer"]),
+        any_new_answer=any(
+            (at := row[f"answered_{kind}"]) is not None and at > (row["last_start"] or _EPOCH) for kind in ANSWER_KINDS
+        ),
     )
 
 
@@ -131,17 +132,17 @@ def _cycle_view_query(day: date):
             used=budget_counter_subquery(field="used", day=day),
             reserved=budget_counter_subquery(field="reserved", day=day),
             cycles_today=Coalesce(Subquery(cycles_today.values("n")), Value(0)),
-            focus=memory_latest_content_subquery(kind=MemoryKind.FOCUS),
-            aroma=memory_latest_content_subquery(kind=MemoryKind.AROMA),
+            focus=memory_latest_subquery(kind=MemoryKind.FOCUS),
+            aroma=memory_latest_subquery(kind=MemoryKind.AROMA),
             last_start=Subquery(last_start),
             any_running=Exists(Cycle.objects.filter(status=CycleStatus.RUNNING)),
             any_pending=Exists(Approval.objects.filter(status=ApprovalStatus.PENDING)),
-            any_answer=memory_exists_subquery(
-                kinds=ANSWER_KINDS, since=Coalesce(Subquery(last_start), Value(_EPOCH))
-            ),
+            # Each kind's newest (one index row each): "any answer since" with a bound that
+            # is itself a subquery would have PostgreSQL scan every memory.
+            **{f"answered_{kind}": memory_latest_subquery(kind=kind, field="created_at") for kind in ANSWER_KINDS},
         )
         .values("paused", "consecutive_failures", "used", "reserved", "cycles_today", "focus", "aroma",
-                "last_start", "any_running", "any_pending", "any_answer")
+                "last_start", "any_running", "any_pending", *(f"answered_{kind}" for kind in ANSWER_KINDS))
         .order_by()[:1]
     )
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.db.models import Exists, Q, Subquery
+from django.db.models import Subquery
 
 from .models import MemoryEntry, MemoryKind
 
@@ -34,21 +34,10 @@ def memory_current_focus() -> str:
     return entry.content if entry else ""
 
 
-def memory_latest_content_subquery(*, kind: str) -> Subquery:
-    """The newest entry's content of one kind (None when there is none), as an expression
-    another read can annotate: read in the memory_kind_newest index's order, one row."""
-    return Subquery(
-        MemoryEntry.objects.filter(kind=kind).order_by("-created_at", "-id").values("content")[:1]
-    )
-
-
-def memory_exists_subquery(*, kinds: list[str], since=None) -> Exists:
-    """Whether an entry of these kinds exists (newer than `since`, an expression or a
-    datetime, when given), as an expression another read can annotate."""
-    condition = Q(kind__in=kinds)
-    if since is not None:
-        condition &= Q(created_at__gt=since)
-    return Exists(MemoryEntry.objects.filter(condition))
+def memory_latest_subquery(*, kind: str, field: str = "content") -> Subquery:
+    """A field of the newest entry of one kind (None when there is none), as an expression
+    another read can annotate: one row read in the memory_kind_newest index's order."""
+    return Subquery(MemoryEntry.objects.filter(kind=kind).order_by("-created_at", "-id").values(field)[:1])
 
 
 def memory_browse():
