@@ -5,7 +5,7 @@ import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Exists, F, Func, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -92,8 +92,9 @@ class CycleView:
 def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
     """The one read a cycle starts from; None before the agent's state row exists."""
     day = (now or utc_now()).date()
-    compiler, sql, params, names = _cycle_view_sql(day, connection.vendor)
-    with connection.cursor() as cursor:
+    conn = connections[DEFAULT_DB_ALIAS]  # this thread's: the compiler converts with its operations
+    compiler, sql, params, names = _cycle_view_sql(day, conn)
+    with conn.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchmany(1)
     if not rows:
@@ -110,13 +111,13 @@ def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _cycle_view_sql(day: date, vendor: str):
+@functools.lru_cache(maxsize=8)
+def _cycle_view_sql(day: date, conn):
     """The view's SQL for one UTC day, compiled once (building and compiling its ten
     subqueries costs the ORM some 30 times what running them costs the database), with
     the compiler that converts its row and the names of its columns."""
     query = _cycle_view_query(day).query
-    compiler = query.get_compiler(using=DEFAULT_DB_ALIAS)
+    compiler = query.get_compiler(connection=conn)
     sql, params = compiler.as_sql()
     return compiler, sql, params, [*query.extra_select, *query.values_select, *query.annotation_select]
 

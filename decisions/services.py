@@ -83,21 +83,13 @@ def _needed(prompt: Prompt) -> int:
 
 
 def _run_lean(*, trigger: str, view: CycleView, prompt: Prompt) -> CycleRun:
-    with transaction.atomic():  # lock + cycle row + reservation: durable before the call
-        token = cycle_lock_acquire(state_exists=True)
-        if token is None:
-            return CycleRun(cycle=cycle_skipped(Reason.LOCKED, trigger))
-        if view.any_running:
-            cycles_fail_abandoned()
-        started = time.monotonic()
-        cycle = Cycle.objects.create(status=CycleStatus.RUNNING, trigger=trigger, prompt=text_clip(prompt.user))
-        try:
-            reservation = claude_reserve(
-                system=prompt.system, messages=_messages(prompt), scope=Scope.PROACTIVE,
-                meta={"cycle_id": cycle.pk, "purpose": "decision"},
-            )
-        except BudgetExceeded:
-            reservation = None  # the stale sweep it made still commits
+    try:
+        started, cycle, token, reservation = _start(trigger=trigger, view=view, prompt=prompt)
+    except Exception:  # rolled back, the lock with it: the guarded path records what fails
+        logger.warning("Starting the cycle failed; the guarded path records it", exc_info=True)
+        return _run_guarded(trigger=trigger)
+    if token is None:
+        return CycleRun(cycle=cycle)  # locked: another cycle runs, and paces the next one
     lean = _Lean(view=view, token=token)
     try:
         if reservation is None:
@@ -112,6 +104,27 @@ def _run_lean(*, trigger: str, view: CycleView, prompt: Prompt) -> CycleRun:
     finally:
         if not lean.released:
             cycle_lock_release(token=token)
+
+
+def _start(*, trigger: str, view: CycleView, prompt: Prompt) -> tuple:
+    """One transaction: the lock, the running cycle's row and the call's reservation,
+    committed (durable) before the call is sent. Without the lock, a skipped row only."""
+    with transaction.atomic():
+        token = cycle_lock_acquire(state_exists=True)
+        if token is None:
+            return 0.0, cycle_skipped(Reason.LOCKED, trigger), None, None
+        if view.any_running:
+            cycles_fail_abandoned()
+        started = time.monotonic()
+        cycle = Cycle.objects.create(status=CycleStatus.RUNNING, trigger=trigger, prompt=text_clip(prompt.user))
+        try:
+            reservation = claude_reserve(
+                system=prompt.system, messages=_messages(prompt), scope=Scope.PROACTIVE,
+                meta={"cycle_id": cycle.pk, "purpose": "decision"},
+            )
+        except BudgetExceeded:
+            reservation = None  # the stale sweep it made still commits
+    return started, cycle, token, reservation
 
 
 def _run_guarded(*, trigger: str) -> CycleRun:
