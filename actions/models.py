@@ -23,6 +23,8 @@ class TaskStatus(models.TextChoices):
 
 
 OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.RUNNING)
+# The rest (task_status_valid allows no other value): "not closed" is "open".
+CLOSED_STATUSES = (TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED)
 
 
 class TaskSource(models.TextChoices):
@@ -52,7 +54,12 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["priority", "created_at", "id"]
-        indexes = [models.Index(fields=["status", "priority"], name="task_status_priority")]
+        indexes = [
+            models.Index(fields=["status", "priority"], name="task_status_priority"),
+            # The open tasks in the prompt's order (task_list_open reads it in index order, no
+            # sort). Not partial: SQLite can't match a partial index to a bound IN (?, ?).
+            models.Index(fields=["priority", "created_at", "id"], name="task_open_queue"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(priority__gte=PRIORITY_MOST_URGENT, priority__lte=PRIORITY_LEAST_URGENT),

@@ -3,7 +3,7 @@
 from django.db.models import F
 
 from .errors import SkillNotFound, TaskNotFound
-from .models import OPEN_STATUSES, Skill, Task
+from .models import CLOSED_STATUSES, OPEN_STATUSES, Skill, Task
 
 
 def task_get(*, task_id: int) -> Task:
@@ -21,8 +21,12 @@ def task_list(*, status: str | None = None, limit: int = 50) -> list[Task]:
 
 
 def task_list_open(*, limit: int = 10) -> list[Task]:
-    """Pending and running tasks, most urgent (then oldest) first."""
-    return list(Task.objects.filter(status__in=OPEN_STATUSES).order_by("priority", "created_at", "id")[:limit])
+    """Pending and running tasks, most urgent (then oldest) first.
+
+    Written as "not closed" (the same rows: task_status_valid allows no other status) so the
+    planner reads task_open_queue in order and stops at `limit`, instead of collecting every
+    open task through the status index and sorting them."""
+    return list(Task.objects.exclude(status__in=CLOSED_STATUSES).order_by("priority", "created_at", "id")[:limit])
 
 
 def tasks_count_open() -> int:

@@ -15,13 +15,16 @@ reservation hold and the cycle lock are derived from this deadline, so no live c
 outlives them.
 """
 
+import contextlib
 import email.utils
 import functools
 import json
 import logging
 import math
 import random
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import timezone
 
 import anthropic
@@ -223,6 +226,65 @@ def _request(
     return request
 
 
+# --- what a caller's calls spent (a cycle's pacing and its over-reservation notice) --------
+
+
+@dataclass
+class CallTally:
+    """The ledger rows written for the calls made inside one `claude_calls_tallied` block."""
+
+    proactive_tokens: int = 0
+    over_reservation: list = field(default_factory=list)  # LedgerEntry rows flagged over_reservation
+
+
+_tally: ContextVar[CallTally | None] = ContextVar("claude_call_tally", default=None)
+
+
+@contextlib.contextmanager
+def claude_calls_tallied() -> Iterator[CallTally]:
+    """Count what the calls made inside the block are charged, without reading it back."""
+    tally = CallTally()
+    token = _tally.set(tally)
+    try:
+        yield tally
+    finally:
+        _tally.reset(token)
+
+
+def _tallied(entry):
+    tally = _tally.get()
+    if tally is not None and entry is not None:
+        if entry.scope == Scope.PROACTIVE:
+            tally.proactive_tokens += entry.total_tokens
+        if entry.over_reservation:
+            tally.over_reservation.append(entry)
+    return entry
+
+
+_refused: ContextVar[bool] = ContextVar("claude_calls_refused", default=False)
+
+
+@contextlib.contextmanager
+def claude_calls_refused() -> Iterator[None]:
+    """Inside the block, `claude_complete` refuses to run: for work done inside a
+    transaction, where a call's reservation could not be committed before the call."""
+    token = _refused.set(True)
+    try:
+        yield
+    finally:
+        _refused.reset(token)
+
+
+def claude_reserve(
+    *, system: str, messages: list[dict], scope: str, meta: dict | None = None, max_tokens: int | None = None
+):
+    """Reserve what `claude_complete` would reserve for this request (BudgetExceeded when it
+    doesn't fit), so a caller can make it part of its own transaction; that transaction
+    must commit before the reservation is passed to `claude_complete`."""
+    bound = estimate_input_upper_bound(system=system, messages=messages) + (max_tokens or settings.AGENT_MAX_TOKENS)
+    return budget_reserve(amount=bound, scope=scope, meta={**(meta or {}), "scope": scope})
+
+
 def claude_complete(
     *,
     system: str,
@@ -232,20 +294,25 @@ def claude_complete(
     max_tokens: int | None = None,
     temperature: float | None = None,
     cache_system: bool = False,
+    reservation=None,
 ) -> ClaudeReply:
     """Send one Messages API request, metered, within AGENT_LLM_DEADLINE_SECONDS.
 
     Raises ApplicationError subclasses only: BudgetExceeded before sending,
     ClaudeCallError (with `retry_after_seconds`) when the call fails. A call the API
     answered is always charged, even when it then fails: its usage when readable,
-    else its whole reservation as an estimate.
+    else its whole reservation as an estimate. A proactive call made with a committed
+    `reservation` (from `claude_reserve`, same request) uses it instead of reserving.
     """
+    if _refused.get():
+        raise RuntimeError("a model call where calls are refused (inside a transaction: see claude_calls_refused)")
     client = anthropic_client()
     model = settings.AGENT_MODEL
     max_tokens = max_tokens or settings.AGENT_MAX_TOKENS
     meta = {**(meta or {}), "scope": scope}
     bound = estimate_input_upper_bound(system=system, messages=messages) + max_tokens
-    reservation = budget_reserve(amount=bound, scope=scope, meta=meta) if scope == Scope.PROACTIVE else None
+    if reservation is None and scope == Scope.PROACTIVE:
+        reservation = budget_reserve(amount=bound, scope=scope, meta=meta)
     request = _request(
         model=model, system=system, messages=messages, max_tokens=max_tokens, temperature=temperature,
         cache_system=cache_system,
@@ -257,7 +324,7 @@ def claude_complete(
     except BaseException as exc:
         # No answer (or an error status): nothing was billed, the reservation goes back.
         if reservation is not None:
-            budget_release(reservation_id=reservation.pk, model=model, meta=meta)
+            _tallied(budget_release(reservation_id=reservation.pk, model=model, meta=meta))
         if isinstance(exc, ClaudeCallError):
             logger.warning("Claude call failed: %s (HTTP %s), scope %s", exc.kind, exc.status_code, scope)
         raise
@@ -283,12 +350,13 @@ def _settle(*, answer: _Answer, message: _Message, reservation, scope: str, meta
     if reservation is not None:
         entry = budget_settle(
             reservation_id=reservation.pk, usage=message.usage, model=message.model,
-            request_id=answer.request_id, meta=meta,
+            request_id=answer.request_id, meta=meta, reservation=reservation,
         )
     else:
         entry = ledger_record(
             scope=scope, usage=message.usage, model=message.model, request_id=answer.request_id, meta=meta
         )
+    _tallied(entry)
     if message.text is None:
         logger.warning("Claude's reply (request %s) has usage but no readable content", answer.request_id)
         raise ClaudeCallError(kind="invalid_response", status_code=answer.status)
@@ -307,15 +375,15 @@ def _settle(*, answer: _Answer, message: _Message, reservation, scope: str, meta
 def _charge_unreadable(*, answer: _Answer, reservation, bound: int, scope: str, model: str, meta: dict) -> None:
     """An answered call whose usage can't be read costs its whole upper bound."""
     if reservation is not None:
-        budget_charge_estimated(
+        _tallied(budget_charge_estimated(
             reservation_id=reservation.pk, reason=Estimate.UNREADABLE_REPLY, model=model,
             request_id=answer.request_id, meta=meta,
-        )
+        ))
     else:
-        ledger_record(
+        _tallied(ledger_record(
             scope=scope, usage=TokenUsage(input=bound), model=model, request_id=answer.request_id,
             meta={**meta, "estimate": Estimate.UNREADABLE_REPLY}, estimated=True,
-        )
+        ))
     logger.warning(
         "Claude answered HTTP %s but its reply could not be read (%s); charged %d tokens as an estimate",
         answer.status, type(answer.read_error).__name__ if answer.read_error else "no usage", bound,

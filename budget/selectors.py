@@ -4,7 +4,8 @@ reservations), never the ledger, so its cost does not grow with history."""
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from agentsite.core.clock import utc_today
 from .models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
@@ -58,28 +59,41 @@ def budget_level(*, used: int, remaining: int, limit: int) -> str:
     return Level.OK
 
 
+def budget_proactive(*, used: int, reserved: int) -> dict:
+    """The proactive budget's state from its day's used and reserved tokens (the one rule
+    `budget_stats` and a cycle's single read share)."""
+    limit = settings.PROACTIVE_DAILY_TOKEN_LIMIT
+    remaining = max(0, limit - used - reserved)
+    return {
+        "limit": limit,
+        "used": used,
+        "reserved": reserved,
+        "remaining": remaining,
+        "usage_ratio": round(used / limit, 6) if limit else 1.0,
+        "level": budget_level(used=used, remaining=remaining, limit=limit),
+    }
+
+
 def budget_stats(*, day: date | None = None) -> dict:
     """The `/stats` payload: usage by scope and the proactive budget's state."""
     day = day or utc_today()
-    limit = settings.PROACTIVE_DAILY_TOKEN_LIMIT
     used = budget_usage(scope=Scope.PROACTIVE, day=day)
-    reserved = budget_reserved(day=day)
-    remaining = max(0, limit - used - reserved)
     return {
         "date": day.isoformat(),
         "token_usage_today": {
             "proactive": used,
             "reactive": budget_usage(scope=Scope.REACTIVE, day=day),
         },
-        "proactive": {
-            "limit": limit,
-            "used": used,
-            "reserved": reserved,
-            "remaining": remaining,
-            "usage_ratio": round(used / limit, 6) if limit else 1.0,
-            "level": budget_level(used=used, remaining=remaining, limit=limit),
-        },
+        "proactive": budget_proactive(used=used, reserved=budget_reserved(day=day)),
     }
+
+
+def budget_counter_subquery(*, field: str, day: date, scope: str = Scope.PROACTIVE) -> Coalesce:
+    """One field of a day's counter ("used" or "reserved") as an expression another read can
+    annotate, 0 while the day has none: the budget inside a caller's single SELECT. The
+    counter's `reserved` is the open reservations' sum (kept in the same transactions)."""
+    counter = DailyCounter.objects.filter(day=day, scope=scope).order_by().values(field)[:1]
+    return Coalesce(Subquery(counter), Value(0))
 
 
 def budget_history(*, days: int = 14) -> list[dict]:

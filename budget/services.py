@@ -16,6 +16,8 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Value
+from django.db.models.functions import Greatest
 
 from agentsite.core.clock import utc_now, utc_today
 from agentsite.core.deadlines import longest_call
@@ -127,11 +129,42 @@ def _charge_stale(*, counter: DailyCounter) -> int:
 
 
 def budget_reserve(*, amount: int, scope: str = Scope.PROACTIVE, meta: dict | None = None) -> Reservation:
-    """Hold `amount` tokens of today's budget, or raise BudgetExceeded without holding any."""
+    """Hold `amount` tokens of today's budget, or raise BudgetExceeded without holding any.
+    Inside a caller's transaction it joins it (no savepoint): the caller commits it, and
+    must do so before the call it covers is sent."""
+    reservation = _reserve_at_once(amount=amount, scope=scope, meta=meta or {})
+    if reservation is not None:
+        return reservation
     reservation, refusal = _reserve(amount=amount, scope=scope, meta=meta or {})
     if reservation is None:
         raise refusal
     return reservation
+
+
+def _reserve_at_once(*, amount: int, scope: str, meta: dict) -> Reservation | None:
+    """The common case in two statements: one conditional UPDATE checks the limit and holds
+    the tokens under the counter's row lock (counter first, the one lock order; on
+    PostgreSQL a concurrent reserver waits on that row and re-checks the limit against the
+    committed total), then the reservation row. None, having written nothing, when the
+    counter is missing, the limit would be passed or a stale reservation waits to be
+    charged: `_reserve` then takes the long way."""
+    day, now = utc_today(), utc_now()
+    stale = Reservation.objects.filter(
+        day=OuterRef("day"), scope=OuterRef("scope"), status=ReservationStatus.ACTIVE, expires_at__lt=now
+    )
+    with transaction.atomic(savepoint=False):
+        held = (
+            DailyCounter.objects.filter(day=day, scope=scope)
+            .alias(total=F("used") + F("reserved"))
+            .filter(total__lte=settings.PROACTIVE_DAILY_TOKEN_LIMIT - amount)
+            .exclude(Exists(stale))
+            .update(reserved=F("reserved") + amount, updated_at=now)
+        )
+        if not held:
+            return None
+        return Reservation.objects.create(
+            day=day, scope=scope, amount=amount, meta=meta, created_at=now, expires_at=now + reservation_horizon()
+        )
 
 
 @transaction.atomic
@@ -218,14 +251,52 @@ def _close(
     return entry
 
 
-@transaction.atomic
 def budget_settle(
-    *, reservation_id, usage: TokenUsage, model: str, request_id: str = "", meta: dict | None = None
+    *, reservation_id, usage: TokenUsage, model: str, request_id: str = "", meta: dict | None = None,
+    reservation: Reservation | None = None,
 ) -> LedgerEntry | None:
     """Replace a reservation by the call's actual usage (one ledger row; flagged
-    `over_reservation` when the API reported more than was reserved)."""
-    return _close(reservation_id=reservation_id, status=ReservationStatus.SETTLED, usage=usage, model=model,
-                  request_id=request_id, meta=meta)
+    `over_reservation` when the API reported more than was reserved). Given the
+    `reservation` as it was made, an open one is settled in three statements."""
+    if reservation is not None and usage.total > 0:
+        try:
+            return _settle_at_once(reservation=reservation, usage=usage, model=model, request_id=request_id, meta=meta)
+        except _NotOpen:
+            pass  # closed meanwhile (charged as stale): the long way knows what to do
+    with transaction.atomic():
+        return _close(reservation_id=reservation_id, status=ReservationStatus.SETTLED, usage=usage, model=model,
+                      request_id=request_id, meta=meta)
+
+
+class _NotOpen(Exception):
+    """The reservation was no longer open: undo the fast settle."""
+
+
+def _settle_at_once(
+    *, reservation: Reservation, usage: TokenUsage, model: str, request_id: str, meta: dict | None
+) -> LedgerEntry:
+    """Counter first (its row lock is the one every change to a reservation's status takes
+    first, so the status can't move under us), then the ledger row, then the reservation,
+    closed only if still open; else everything is rolled back."""
+    now = utc_now()
+    with transaction.atomic():
+        counted = DailyCounter.objects.filter(day=reservation.day, scope=reservation.scope).update(
+            used=F("used") + usage.total, reserved=Greatest(F("reserved") - reservation.amount, Value(0)),
+            updated_at=now,
+        )
+        if not counted:
+            raise _NotOpen()
+        counter = DailyCounter(day=reservation.day, scope=reservation.scope)
+        entry = _ledger_add(
+            counter=counter, usage=usage, model=model, request_id=request_id, meta=meta or {},
+            reserved=reservation.amount,
+        )
+        closed = Reservation.objects.filter(pk=reservation.pk, status=ReservationStatus.ACTIVE).update(
+            status=ReservationStatus.SETTLED, closed_at=now, ledger_entry=entry
+        )
+        if not closed:
+            raise _NotOpen()
+    return entry
 
 
 @transaction.atomic

@@ -53,13 +53,15 @@ def cycle_lock_ttl() -> timedelta:
     return max(calls, timedelta(seconds=getattr(settings, "Q_TASK_TIMEOUT_SECONDS", 0)))
 
 
-def cycle_lock_acquire() -> uuid.UUID | None:
+def cycle_lock_acquire(*, state_exists: bool = False) -> uuid.UUID | None:
     """Claim the single-flight lock with one conditional UPDATE (atomic on every backend).
 
     Returns the token when claimed, None when another live cycle holds it. A lock whose
     holder crashed expires after `cycle_lock_ttl()` and can be claimed again.
+    `state_exists`: the caller has just read the state row, so it is not made first.
     """
-    agent_state_get()
+    if not state_exists:
+        agent_state_get()
     token = uuid.uuid4()
     now = utc_now()
     claimed = AgentState.objects.filter(pk=AgentState.SINGLETON_ID).filter(
@@ -75,14 +77,20 @@ def cycle_lock_release(*, token: uuid.UUID) -> None:
 
 
 def agent_schedule(
-    *, next_run_at: datetime, last_cycle_at: datetime | None = None, failures: int | None = None
+    *, next_run_at: datetime, last_cycle_at: datetime | None = None, failures: int | None = None,
+    release: uuid.UUID | None = None,
 ) -> None:
+    """Set the next run (and the last cycle's time, the failures in a row). `release`: the
+    cycle lock's token, released in the same UPDATE if it still holds the lock."""
     fields = {"next_run_at": next_run_at, "updated_at": utc_now()}
     if last_cycle_at is not None:
         fields["last_cycle_at"] = last_cycle_at
     if failures is not None:
         fields["consecutive_failures"] = failures
-    AgentState.objects.filter(pk=AgentState.SINGLETON_ID).update(**fields)
+    rows = AgentState.objects.filter(pk=AgentState.SINGLETON_ID)
+    if release is not None and rows.filter(lock_token=release).update(**fields, lock_token=None, lock_expires_at=None):
+        return
+    rows.update(**fields)  # no lock to free (or it ran out and another cycle holds it now)
 
 
 def agent_schedule_not_before(*, at: datetime) -> None:

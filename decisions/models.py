@@ -136,7 +136,11 @@ class Approval(models.Model):
         # Deciding (approve, reject, answer) in the admin and the API. On Telegram the Masters
         # are the chats in MASTER_CHAT_IDS; the command line trusts whoever has the shell.
         permissions = [("decide_approval", "Can approve, reject and answer approvals")]
-        indexes = [models.Index(fields=["status", "expires_at"], name="approval_status_expiry")]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="approval_status_expiry"),
+            # approval_list by status, newest first (the prompt's pending approvals).
+            models.Index(fields=["status", "-created_at", "-id"], name="approval_status_recent"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=ApprovalStatus.values), name="approval_status_valid"

@@ -1,15 +1,21 @@
 """Decision-side reads: the working memory a prompt is built from, the agent's status,
 approvals. Each query is bounded, so cost and prompt size stay flat as history grows."""
 
-from datetime import datetime
+import functools
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
-from django.db.models import Q
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Exists, F, Func, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from actions.selectors import task_list_open
 from agentsite.core.clock import utc_day_start, utc_now, utc_today
-from budget.selectors import budget_stats
+from budget.selectors import budget_counter_subquery, budget_proactive, budget_stats
 from memory.models import MemoryKind
-from memory.selectors import memory_current_focus, memory_last_aroma, memory_recent, memory_recent_actions
+from memory.selectors import (
+    memory_current_focus, memory_last_aroma, memory_latest_subquery, memory_recent, memory_recent_actions,
+)
 
 from .errors import ApprovalNotFound, CycleNotFound
 from .models import AgentState, Approval, ApprovalStatus, Cycle, CycleStatus
@@ -55,34 +61,131 @@ def _last_cycle_start() -> datetime | None:
     return last.started_at if last else None
 
 
-def prompt_context_gather(*, now: datetime | None = None) -> PromptContext:
+ANSWER_KINDS = [MemoryKind.GUIDANCE, MemoryKind.OUTCOME]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CycleView:
+    """What a cycle reads before it starts, in one SELECT (`cycle_view_read`): the agent's
+    state, the scalar parts of the prompt's context, today's proactive budget and the
+    counts that say which list reads are needed at all."""
+
+    paused: bool
+    consecutive_failures: int
+    day: date
+    used: int  # today's proactive tokens settled
+    reserved: int  # ... and held by open reservations
+    cycles_today: int  # non-skipped cycles started today (pacing's cost estimate)
+    focus: str
+    aroma: str
+    last_cycle_start: datetime | None
+    any_running: bool  # a cycle row still `running` (one a dead process left)
+    any_pending_approval: bool
+    any_new_answer: bool  # guidance or an outcome since the last cycle started
+
+    @property
+    def budget(self) -> dict:
+        return budget_proactive(used=self.used, reserved=self.reserved)
+
+
+def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
+    """The one read a cycle starts from; None before the agent's state row exists."""
+    day = (now or utc_now()).date()
+    conn = connections[DEFAULT_DB_ALIAS]  # this thread's: the compiler converts with its operations
+    compiler, sql, params, names = _cycle_view_sql(day, conn)
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchmany(1)
+    if not rows:
+        return None
+    row = dict(zip(names, next(compiler.results_iter(results=[rows])), strict=True))
+    return CycleView(
+        paused=row["paused"], consecutive_failures=row["consecutive_failures"], day=day,
+        used=row["used"], reserved=row["reserved"], cycles_today=row["cycles_today"],
+        focus=row["focus"] or "", aroma=row["aroma"] or "", last_cycle_start=row["last_start"],
+        any_running=bool(row["any_running"]), any_pending_approval=bool(row["any_pending"]),
+        any_new_answer=any(
+            (at := row[f"answered_{kind}"]) is not None and at > (row["last_start"] or _EPOCH) for kind in ANSWER_KINDS
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _cycle_view_sql(day: date, conn):
+    """The view's SQL for one UTC day, compiled once (building and compiling its ten
+    subqueries costs the ORM some 30 times what running them costs the database), with
+    the compiler that converts its row and the names of its columns."""
+    query = _cycle_view_query(day).query
+    compiler = query.get_compiler(connection=conn)
+    sql, params = compiler.as_sql()
+    return compiler, sql, params, [*query.extra_select, *query.values_select, *query.annotation_select]
+
+
+def _cycle_view_query(day: date):
+    """The view's query for one UTC day. It depends on nothing else: a pending approval
+    counts whatever its deadline (`approval_list` then applies the expiry rule)."""
+    last_start = Cycle.objects.exclude(status=CycleStatus.SKIPPED).order_by("-started_at").values("started_at")[:1]
+    cycles_today = _cycles_since(utc_day_start(day)).order_by().annotate(n=Func(F("pk"), function="COUNT"))
+    return (
+        AgentState.objects.filter(pk=AgentState.SINGLETON_ID)
+        .annotate(
+            used=budget_counter_subquery(field="used", day=day),
+            reserved=budget_counter_subquery(field="reserved", day=day),
+            cycles_today=Coalesce(Subquery(cycles_today.values("n")), Value(0)),
+            focus=memory_latest_subquery(kind=MemoryKind.FOCUS),
+            aroma=memory_latest_subquery(kind=MemoryKind.AROMA),
+            last_start=Subquery(last_start),
+            any_running=Exists(Cycle.objects.filter(status=CycleStatus.RUNNING)),
+            any_pending=Exists(Approval.objects.filter(status=ApprovalStatus.PENDING)),
+            # Each kind's newest (one index row each): "any answer since" with a bound that
+            # is itself a subquery would have PostgreSQL scan every memory.
+            **{f"answered_{kind}": memory_latest_subquery(kind=kind, field="created_at") for kind in ANSWER_KINDS},
+        )
+        .values("paused", "consecutive_failures", "used", "reserved", "cycles_today", "focus", "aroma",
+                "last_start", "any_running", "any_pending", *(f"answered_{kind}" for kind in ANSWER_KINDS))
+        .order_by()[:1]
+    )
+
+
+def prompt_context_gather(*, now: datetime | None = None, view: CycleView | None = None) -> PromptContext:
+    """The prompt's context. Given the cycle's `view`, its scalars come from there and the
+    lists it says are empty are not read."""
     now = now or utc_now()
-    stats = budget_stats()["proactive"]
-    approvals = approval_list(status=ApprovalStatus.PENDING, limit=PROMPT_APPROVALS)
-    since = _last_cycle_start()
-    answers = memory_recent(kinds=[MemoryKind.GUIDANCE, MemoryKind.OUTCOME], limit=PROMPT_ANSWERS, since=since)
+    if view is None:
+        stats = budget_stats()["proactive"]
+        focus, aroma, since = memory_current_focus(), memory_last_aroma(), _last_cycle_start()
+        read_approvals = read_answers = True
+    else:
+        stats, focus, aroma, since = view.budget, view.focus, view.aroma, view.last_cycle_start
+        read_approvals, read_answers = view.any_pending_approval, view.any_new_answer
+    approvals = approval_list(status=ApprovalStatus.PENDING, limit=PROMPT_APPROVALS) if read_approvals else []
+    answers = memory_recent(kinds=ANSWER_KINDS, limit=PROMPT_ANSWERS, since=since) if read_answers else []
     return PromptContext(
         recent_actions=[e.content for e in memory_recent_actions(limit=PROMPT_ACTIONS)],
         active_tasks=[
             {"id": t.pk, "title": t.title, "priority": t.priority, "status": t.status, "description": t.description}
             for t in task_list_open(limit=PROMPT_TASKS)
         ],
-        focus=memory_current_focus(),
+        focus=focus,
         open_approvals=[
             {"id": a.pk, "kind": a.kind, "action": a.action, "question": a.question, "status": a.status,
              "expires_at": a.expires_at.isoformat()}
             for a in approvals
         ],
         answers=[e.content for e in answers],
-        aroma=memory_last_aroma(),
+        aroma=aroma,
         budget={k: stats[k] for k in ("used", "limit", "usage_ratio", "remaining", "level")},
         now=now,
     )
 
 
+def _cycles_since(since: datetime):
+    return Cycle.objects.filter(started_at__gte=since).exclude(status=CycleStatus.SKIPPED)
+
+
 def cycles_today_count() -> int:
-    since = utc_day_start(utc_today())
-    return Cycle.objects.filter(started_at__gte=since).exclude(status=CycleStatus.SKIPPED).count()
+    return _cycles_since(utc_day_start(utc_today())).count()
 
 
 def pacing_day_spend() -> DaySpend:
@@ -92,6 +195,19 @@ def pacing_day_spend() -> DaySpend:
     return DaySpend(
         spent=stats["used"] + stats["reserved"], used=stats["used"], limit=stats["limit"],
         cycles=cycles_today_count(), elapsed=(now - utc_day_start(now.date())).total_seconds(),
+    )
+
+
+def pacing_day_spend_after(*, view: CycleView, spent_since: int, now: datetime | None = None) -> DaySpend:
+    """`pacing_day_spend` at a cycle's end without reading again: the view's spend plus what
+    the cycle's own calls spent since (`spent_since`), its cycles plus this one. Read
+    afresh when the UTC day turned meanwhile."""
+    now = now or utc_now()
+    if now.date() != view.day:
+        return pacing_day_spend()
+    return DaySpend(
+        spent=view.used + view.reserved + spent_since, used=view.used + spent_since, limit=view.budget["limit"],
+        cycles=view.cycles_today + 1, elapsed=(now - utc_day_start(now.date())).total_seconds(),
     )
 
 

@@ -25,7 +25,8 @@ class MemoryEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["kind", "-created_at"], name="memory_kind_recent")]
+        # By kind, newest first, ties by id (memory_recent, memory_latest): read in index order.
+        indexes = [models.Index(fields=["kind", "-created_at", "-id"], name="memory_kind_newest")]
         verbose_name_plural = "memory entries"
 
     def __str__(self) -> str:

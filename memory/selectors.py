@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from django.db.models import Subquery
+
 from .models import MemoryEntry, MemoryKind
 
 
@@ -30,6 +32,12 @@ def memory_last_aroma() -> str:
 def memory_current_focus() -> str:
     entry = memory_latest(kind=MemoryKind.FOCUS)
     return entry.content if entry else ""
+
+
+def memory_latest_subquery(*, kind: str, field: str = "content") -> Subquery:
+    """A field of the newest entry of one kind (None when there is none), as an expression
+    another read can annotate: one row read in the memory_kind_newest index's order."""
+    return Subquery(MemoryEntry.objects.filter(kind=kind).order_by("-created_at", "-id").values(field)[:1])
 
 
 def memory_browse():
