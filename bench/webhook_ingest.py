@@ -198,7 +198,7 @@ def profile_child(n: int) -> None:
 
 
 def run(args) -> dict:
-    from tests.fakes.telegram_api import FakeTelegram, message_update
+    from tests.fakes.telegram_api import FakeTelegram
 
     telegram = FakeTelegram().start()
     anthropic = start_fake_anthropic()
@@ -222,8 +222,6 @@ def run(args) -> dict:
 
 
 def _phases(args, db_url: str, telegram, anthropic, redis_url: str, logdir: Path) -> dict:
-    from tests.fakes.telegram_api import message_update
-
     dbname = db_url.rsplit("/", 1)[1]
     env = site_env(db_url, anthropic_url=anthropic.url, telegram_url=telegram.url,
                    TELEGRAM_BOT_TOKEN=BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
@@ -233,64 +231,78 @@ def _phases(args, db_url: str, telegram, anthropic, redis_url: str, logdir: Path
     port = free_port()
     gunicorn = start([str(BIN / "gunicorn"), "agentsite.wsgi", "--bind", f"127.0.0.1:{port}",
                       "--workers", str(WORKERS), "--timeout", "30"], env, logdir / "gunicorn.log")
-    cluster, probe = None, Probe(db_url)
+    cluster, probe = [], Probe(db_url)
     try:
-        wait_until("gunicorn", lambda: _health(port), 60)
-        ids = itertools.count(1_000_000)
-        post_all(port, [message_update("/status", update_id=next(ids)) for _ in range(50)], args.clients)
-        telegram.reset()
-        sessions0 = pg_sessions(dbname)
-        payloads = [message_update("/status", chat_id=MASTER, update_id=next(ids)) for _ in range(args.updates)]
-        latencies, wall, failures = post_all(port, payloads, args.clients)
-        time.sleep(0.6)  # pg_stat_database is updated when a backend reports (at most every 500 ms)
-        sessions1 = pg_sessions(dbname)
-        total = args.updates + 50
-        stored = probe.one("SELECT count(*) FROM telegrambot_telegramupdate")[0]
-
-        cluster = start([sys.executable, "manage.py", "qcluster"], env, logdir / "qcluster.log")
-        drain_started = time.monotonic()
-        # Steady load starts once every process of the cluster has opened its connection (its
-        # first tasks done): from there on, new sessions are reconnections, what the target counts.
-        wait_until("the cluster to warm up", lambda: probe.one(
-            "SELECT count(*) FROM telegrambot_telegramupdate WHERE status = 'processed'")[0] >= WARM_UP,
-            timeout=max(120, args.updates), every=0.1)
-        time.sleep(0.6)
-        sessions_warm, warm_at = pg_sessions(dbname), time.monotonic()
-        wait_until("the queue to drain", lambda: probe.one(
-            "SELECT count(*) FROM telegrambot_telegramupdate WHERE status = 'processed'")[0] >= total,
-            timeout=max(120, args.updates), every=0.5)
-        drain_wall = time.monotonic() - drain_started
-        # Replies may trail far behind (the outbox); wait a bounded time and report what came.
-        wait_until("the replies", lambda: len(telegram.sent_messages) >= total, timeout=args.reply_wait,
-                   every=0.5, fail=False)
-        first, last = probe.one("SELECT extract(epoch FROM min(processed_at)), extract(epoch FROM"
-                                " max(processed_at)) FROM telegrambot_telegramupdate")
-        sent_first, sent_last, sent = probe.one(
-            "SELECT extract(epoch FROM min(sent_at)), extract(epoch FROM max(sent_at)), count(*)"
-            " FROM decisions_notification WHERE status = 'sent'")
-        time.sleep(0.6)
-        sessions2, worker_seconds = pg_sessions(dbname), time.monotonic() - drain_started
-        steady_seconds = time.monotonic() - warm_at
-        delivered = len(telegram.sent_messages)
+        figures = _ingest(args, port=port, probe=probe, dbname=dbname, telegram=telegram)
+        cluster.append(start([sys.executable, "manage.py", "qcluster"], env, logdir / "qcluster.log"))
+        figures.update(_drain(args, probe=probe, dbname=dbname, telegram=telegram, total=figures["total"]))
     finally:
-        if cluster:
-            stop(cluster)
+        for process in cluster:
+            stop(process)
         stop(gunicorn)
         probe.conn.close()
     if args.profile:
         subprocess.run([sys.executable, __file__, "--child", "profile"], cwd=ROOT, env=env, check=True)
     psql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{dbname}'")
+    figures.update({
+        "synchronous_commit": json.loads(psql("SHOW synchronous_commit"))[0][0], "fsync_ms": fsync_ms("/tmp"),
+        "drain_sessions": figures["sessions_end"] - figures["sessions_ingested"], "logs": str(logdir),
+        "startup_sessions": figures["sessions_warm"] - figures["sessions_ingested"],
+        "steady_sessions": figures["sessions_end"] - figures["sessions_warm"],
+    })
+    return figures
+
+
+def _ingest(args, *, port: int, probe, dbname: str, telegram) -> dict:
+    """Warm gunicorn up, then post the updates from `args.clients` clients at once."""
+    from tests.fakes.telegram_api import message_update
+
+    wait_until("gunicorn", lambda: _health(port), 60)
+    ids = itertools.count(1_000_000)
+    post_all(port, [message_update("/status", update_id=next(ids)) for _ in range(50)], args.clients)
+    telegram.reset()
+    sessions0 = pg_sessions(dbname)
+    payloads = [message_update("/status", chat_id=MASTER, update_id=next(ids)) for _ in range(args.updates)]
+    latencies, wall, failures = post_all(port, payloads, args.clients)
+    time.sleep(0.6)  # pg_stat_database is updated when a backend reports (at most every 500 ms)
+    sessions1 = pg_sessions(dbname)
+    return {
+        "ingest_rate": args.updates / wall, "p50": median(latencies), "p99": percentile(latencies, 99),
+        "failures": failures, "total": args.updates + 50,
+        "stored": probe.one("SELECT count(*) FROM telegrambot_telegramupdate")[0],
+        "ingest_sessions": sessions1 - sessions0, "ingest_minutes": wall / 60, "sessions_ingested": sessions1,
+    }
+
+
+def _drain(args, *, probe, dbname: str, telegram, total: int) -> dict:
+    """The cluster (just started) processes every stored update and sends the replies."""
+    processed = "SELECT count(*) FROM telegrambot_telegramupdate WHERE status = 'processed'"
+    drain_started = time.monotonic()
+    # Steady load starts once every process of the cluster has opened its connection (its
+    # first tasks done): from there on, new sessions are reconnections, what the target counts.
+    wait_until("the cluster to warm up", lambda: probe.one(processed)[0] >= WARM_UP,
+               timeout=max(120, args.updates), every=0.1)
+    time.sleep(0.6)
+    sessions_warm, warm_at = pg_sessions(dbname), time.monotonic()
+    wait_until("the queue to drain", lambda: probe.one(processed)[0] >= total,
+               timeout=max(120, args.updates), every=0.5)
+    drain_wall = time.monotonic() - drain_started
+    # Replies may trail far behind (the outbox); wait a bounded time and report what came.
+    wait_until("the replies", lambda: len(telegram.sent_messages) >= total, timeout=args.reply_wait,
+               every=0.5, fail=False)
+    first, last = probe.one("SELECT extract(epoch FROM min(processed_at)), extract(epoch FROM"
+                            " max(processed_at)) FROM telegrambot_telegramupdate")
+    _, sent_last, sent = probe.one(
+        "SELECT extract(epoch FROM min(sent_at)), extract(epoch FROM max(sent_at)), count(*)"
+        " FROM decisions_notification WHERE status = 'sent'")
+    time.sleep(0.6)
     drained_in = float(last) - float(first)
     return {
-        "synchronous_commit": json.loads(psql("SHOW synchronous_commit"))[0][0], "fsync_ms": fsync_ms("/tmp"),
-        "ingest_rate": args.updates / wall, "p50": median(latencies), "p99": percentile(latencies, 99),
-        "failures": failures, "stored": stored, "total": total,
         "drain_rate": (total - 1) / drained_in if drained_in > 0 else float("inf"), "drain_wall": drain_wall,
-        "delivered": delivered, "sent": sent,
-        "send_rate": (sent - 1) / (float(sent_last) - float(first)) if sent > 1 else 0.0, "ingest_sessions": sessions1 - sessions0, "ingest_minutes": wall / 60,
-        "drain_sessions": sessions2 - sessions1, "drain_minutes": worker_seconds / 60, "logs": str(logdir),
-        "startup_sessions": sessions_warm - sessions1, "steady_sessions": sessions2 - sessions_warm,
-        "steady_minutes": steady_seconds / 60,
+        "delivered": len(telegram.sent_messages), "sent": sent,
+        "send_rate": (sent - 1) / (float(sent_last) - float(first)) if sent > 1 else 0.0,
+        "sessions_warm": sessions_warm, "sessions_end": pg_sessions(dbname),
+        "drain_minutes": (time.monotonic() - drain_started) / 60, "steady_minutes": (time.monotonic() - warm_at) / 60,
     }
 
 
