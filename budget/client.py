@@ -32,6 +32,7 @@ import httpx2
 from django.conf import settings
 
 from agentsite.core import clock
+from agentsite.core.context import context_set
 from .errors import ClaudeCallError, ClaudeNotConfigured
 from .models import Scope
 from .services import Estimate, budget_charge_estimated, budget_release, budget_reserve, budget_settle, ledger_record
@@ -243,12 +244,8 @@ _tally: ContextVar[CallTally | None] = ContextVar("claude_call_tally", default=N
 @contextlib.contextmanager
 def claude_calls_tallied() -> Iterator[CallTally]:
     """Count what the calls made inside the block are charged, without reading it back."""
-    tally = CallTally()
-    token = _tally.set(tally)
-    try:
+    with context_set(_tally, CallTally()) as tally:
         yield tally
-    finally:
-        _tally.reset(token)
 
 
 def _tallied(entry):
@@ -268,11 +265,8 @@ _refused: ContextVar[bool] = ContextVar("claude_calls_refused", default=False)
 def claude_calls_refused() -> Iterator[None]:
     """Inside the block, `claude_complete` refuses to run: for work done inside a
     transaction, where a call's reservation could not be committed before the call."""
-    token = _refused.set(True)
-    try:
+    with context_set(_refused, True):
         yield
-    finally:
-        _refused.reset(token)
 
 
 def claude_reserve(

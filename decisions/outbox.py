@@ -21,8 +21,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 
-from agentsite.core.tasks import task_enqueue
 from agentsite.core.clock import utc_now
+from agentsite.core.context import context_set
+from agentsite.core.tasks import task_enqueue
 
 from .errors import NotificationNotFound, NotificationNotRetryable
 from .models import Approval, Notification, NotificationKind, NotificationStatus
@@ -199,12 +200,8 @@ def outbox_delivery_deferred() -> Iterator[DeliveryDeferred]:
     itself, after its work is committed, when `wanted` says a delivery was asked for (a
     worker handling an update sends its reply so, with its long-lived bot, without a task
     per message). The every-minute sweep still catches a delivery the caller never made."""
-    deferred = DeliveryDeferred()
-    token = _deferred.set(deferred)
-    try:
+    with context_set(_deferred, DeliveryDeferred()) as deferred:
         yield deferred
-    finally:
-        _deferred.reset(token)
 
 
 def _delivery_request(notification_ids: list[int] | None = None) -> None:

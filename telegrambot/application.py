@@ -16,6 +16,7 @@ can count the attempt and retry the update later.
 from telegram import Bot, Update
 from telegram.ext import Application, ApplicationBuilder
 
+from agentsite.core.context import context_set
 from .handlers import handler_errors, handlers_register
 from .runtime import TelegramRuntime, telegram_runtime
 
@@ -40,11 +41,7 @@ def update_dispatch(payload: dict) -> None:
 async def update_handle(runtime: TelegramRuntime, payload: dict) -> None:
     """Process one update (its JSON, as Telegram sent it) on the runtime's loop."""
     app = await runtime.application(application_build)
-    errors: list[BaseException] = []
-    token = handler_errors.set(errors)
-    try:
+    with context_set(handler_errors, []) as errors:
         await app.process_update(Update.de_json(payload, app.bot))
-    finally:
-        handler_errors.reset(token)
     if errors:
         raise errors[0]
