@@ -1,5 +1,5 @@
 """How long the decision parser takes to refuse replies built to make a naive parser crawl
-(the inputs of tests/decisions/test_parsing.py::ADVERSARIAL). Prints one row per input.
+(the inputs of tests/decisions/test_parsing_fuzz.py::ADVERSARIAL). Prints one row per input.
 
     .venv/bin/python bench/parse_adversarial.py
 """
@@ -19,7 +19,7 @@ import django  # noqa: E402
 django.setup()
 
 from decisions.parsing import decision_parse  # noqa: E402
-from tests.decisions.test_parsing import ADVERSARIAL  # noqa: E402
+from tests.decisions.test_parsing_fuzz import ADVERSARIAL  # noqa: E402
 
 
 def main() -> None:

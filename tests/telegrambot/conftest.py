@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from decisions.models import Approval, ApprovalKind, Notification, NotificationStatus
+from telegrambot.delivery import outbox_deliver
 from tests.telegrambot._support import WEBHOOK_SECRET
 
 _keys = itertools.count(1)
@@ -58,3 +59,18 @@ def make_due():
         )
 
     return _make_due
+
+
+def long_text(paragraphs: int = 7) -> str:
+    """About 10,000 characters in paragraphs of ~1,500."""
+    return "\n\n".join(" ".join(f"p{i}w{j}" for j in range(250)) for i in range(paragraphs))
+
+
+def deliver_until_done(make_due, rounds: int = 10) -> list[dict]:
+    reports = []
+    for _ in range(rounds):
+        reports.append(outbox_deliver())
+        if not Notification.objects.filter(status=NotificationStatus.PENDING).exists():
+            break
+        make_due()
+    return reports
