@@ -1,5 +1,8 @@
 """Task and skill reads, each bounded so prompts and pages stay small as data grows."""
 
+import functools
+
+from django.db import connections, router
 from django.db.models import F
 
 from .errors import SkillNotFound, TaskNotFound
@@ -26,7 +29,32 @@ def task_list_open(*, limit: int = 10) -> list[Task]:
     Written as "not closed" (the same rows: task_status_valid allows no other status) so the
     planner reads task_open_queue in order and stops at `limit`, instead of collecting every
     open task through the status index and sorting them."""
-    return list(Task.objects.exclude(status__in=CLOSED_STATUSES).order_by("priority", "created_at", "id")[:limit])
+    return list(_open_tasks()[:limit])
+
+
+def _open_tasks():
+    return Task.objects.exclude(status__in=CLOSED_STATUSES).order_by("priority", "created_at", "id")
+
+
+TASK_BRIEF_FIELDS = ("id", "title", "priority", "status", "description")
+
+
+def task_list_open_brief(*, limit: int = 10) -> list[dict]:
+    """`task_list_open`'s rows as dicts of TASK_BRIEF_FIELDS (the prompt's view of a task):
+    the same SELECT of fewer columns, compiled once per connection and limit, no model
+    instances built."""
+    conn = connections[router.db_for_read(Task)]
+    compiler, sql, params = _open_brief_sql(limit, conn)
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [dict(zip(TASK_BRIEF_FIELDS, row, strict=True)) for row in compiler.results_iter(results=[rows])]
+
+
+@functools.lru_cache(maxsize=8)
+def _open_brief_sql(limit: int, conn):
+    compiler = _open_tasks().values_list(*TASK_BRIEF_FIELDS)[:limit].query.get_compiler(connection=conn)
+    return compiler, *compiler.as_sql()
 
 
 def tasks_count_open() -> int:

@@ -16,14 +16,13 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Value
-from django.db.models.functions import Greatest
 
 from agentsite.core.clock import utc_now, utc_today
 from agentsite.core.deadlines import longest_call
 
 from .errors import BudgetExceeded
 from .models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
+from .statements import counter_count, counter_hold, reservation_close_open
 from .usage import TokenUsage
 
 logger = logging.getLogger(__name__)
@@ -149,16 +148,9 @@ def _reserve_at_once(*, amount: int, scope: str, meta: dict) -> Reservation | No
     counter is missing, the limit would be passed or a stale reservation waits to be
     charged: `_reserve` then takes the long way."""
     day, now = utc_today(), utc_now()
-    stale = Reservation.objects.filter(
-        day=OuterRef("day"), scope=OuterRef("scope"), status=ReservationStatus.ACTIVE, expires_at__lt=now
-    )
     with transaction.atomic(savepoint=False):
-        held = (
-            DailyCounter.objects.filter(day=day, scope=scope)
-            .alias(total=F("used") + F("reserved"))
-            .filter(total__lte=settings.PROACTIVE_DAILY_TOKEN_LIMIT - amount)
-            .exclude(Exists(stale))
-            .update(reserved=F("reserved") + amount, updated_at=now)
+        held = counter_hold(
+            day=day, scope=scope, amount=amount, limit=settings.PROACTIVE_DAILY_TOKEN_LIMIT, now=now
         )
         if not held:
             return None
@@ -280,9 +272,8 @@ def _settle_at_once(
     closed only if still open; else everything is rolled back."""
     now = utc_now()
     with transaction.atomic():
-        counted = DailyCounter.objects.filter(day=reservation.day, scope=reservation.scope).update(
-            used=F("used") + usage.total, reserved=Greatest(F("reserved") - reservation.amount, Value(0)),
-            updated_at=now,
+        counted = counter_count(
+            day=reservation.day, scope=reservation.scope, used=usage.total, released=reservation.amount, now=now
         )
         if not counted:
             raise _NotOpen()
@@ -291,8 +282,8 @@ def _settle_at_once(
             counter=counter, usage=usage, model=model, request_id=request_id, meta=meta or {},
             reserved=reservation.amount,
         )
-        closed = Reservation.objects.filter(pk=reservation.pk, status=ReservationStatus.ACTIVE).update(
-            status=ReservationStatus.SETTLED, closed_at=now, ledger_entry=entry
+        closed = reservation_close_open(
+            reservation=reservation, status=ReservationStatus.SETTLED, ledger_entry_id=entry.pk, now=now
         )
         if not closed:
             raise _NotOpen()

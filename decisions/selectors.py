@@ -9,12 +9,12 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Exists, F, Func, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from actions.selectors import task_list_open
+from actions.selectors import task_list_open_brief
 from agentsite.core.clock import utc_day_start, utc_now, utc_today
 from budget.selectors import budget_counter_subquery, budget_proactive, budget_stats
-from memory.models import MemoryKind
+from memory.models import MemoryEntry, MemoryKind
 from memory.selectors import (
-    memory_current_focus, memory_last_aroma, memory_latest_subquery, memory_recent, memory_recent_actions,
+    memory_current_focus, memory_last_aroma, memory_latest_subquery, memory_recent,
 )
 
 from .errors import ApprovalNotFound, CycleNotFound
@@ -162,11 +162,8 @@ def prompt_context_gather(*, now: datetime | None = None, view: CycleView | None
     approvals = approval_list(status=ApprovalStatus.PENDING, limit=PROMPT_APPROVALS) if read_approvals else []
     answers = memory_recent(kinds=ANSWER_KINDS, limit=PROMPT_ANSWERS, since=since) if read_answers else []
     return PromptContext(
-        recent_actions=[e.content for e in memory_recent_actions(limit=PROMPT_ACTIONS)],
-        active_tasks=[
-            {"id": t.pk, "title": t.title, "priority": t.priority, "status": t.status, "description": t.description}
-            for t in task_list_open(limit=PROMPT_TASKS)
-        ],
+        recent_actions=_recent_actions(),
+        active_tasks=task_list_open_brief(limit=PROMPT_TASKS),
         focus=focus,
         open_approvals=[
             {"id": a.pk, "kind": a.kind, "action": a.action, "question": a.question, "status": a.status,
@@ -178,6 +175,24 @@ def prompt_context_gather(*, now: datetime | None = None, view: CycleView | None
         budget={k: stats[k] for k in ("used", "limit", "usage_ratio", "remaining", "level")},
         now=now,
     )
+
+
+def _recent_actions() -> list[str]:
+    """`memory_recent_actions(limit=PROMPT_ACTIONS)`'s contents: the same SELECT of one
+    column, compiled once per connection, no model instances built."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    compiler, sql, params = _recent_actions_sql(conn)
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [content for (content,) in compiler.results_iter(results=[rows])]
+
+
+@functools.lru_cache(maxsize=8)
+def _recent_actions_sql(conn):
+    entries = MemoryEntry.objects.filter(kind__in=[MemoryKind.CYCLE_SUMMARY]).order_by("-created_at", "-id")
+    compiler = entries.values_list("content")[:PROMPT_ACTIONS].query.get_compiler(connection=conn)
+    return compiler, *compiler.as_sql()
 
 
 def _cycles_since(since: datetime):

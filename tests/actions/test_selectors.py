@@ -3,7 +3,9 @@ from django.utils import timezone
 
 from actions.errors import TaskNotFound
 from actions.models import TaskStatus
-from actions.selectors import skill_list, task_get, task_list, task_list_open, tasks_count_open
+from actions.selectors import (
+    skill_list, task_get, task_list, task_list_open, task_list_open_brief, tasks_count_open,
+)
 from tests.factories.actions import SkillFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +25,17 @@ def test_open_tasks_are_bounded_by_the_limit():
     for i in range(5):
         TaskFactory(title=f"t{i}")
     assert len(task_list_open(limit=2)) == 2
+
+
+def test_open_task_briefs_are_the_open_tasks_in_the_same_order():
+    low = TaskFactory(title="low", priority=5, description="later")
+    urgent = TaskFactory(title="urgent", priority=1, status=TaskStatus.RUNNING)
+    TaskFactory(title="done", priority=1, status=TaskStatus.DONE)
+    assert task_list_open_brief(limit=10) == [
+        {"id": t.pk, "title": t.title, "priority": t.priority, "status": t.status, "description": t.description}
+        for t in (urgent, low)
+    ]
+    assert task_list_open_brief(limit=1) == task_list_open_brief(limit=1) == [task_list_open_brief(limit=10)[0]]
 
 
 def test_task_list_filters_by_status():
