@@ -244,3 +244,49 @@ def test_the_sweep_charges_a_stale_reservation_left_on_a_past_day(budget_limit):
     counter = DailyCounter.objects.get(scope=Scope.PROACTIVE, day=datetime(2026, 3, 1).date())
     assert (counter.used, counter.reserved) == (5_000, 0)
     assert LedgerEntry.objects.get().day == counter.day
+
+
+def test_settling_with_the_reservation_in_hand_closes_it_and_links_its_ledger_row(budget_limit):
+    budget_limit(10_000)
+    kept = budget_reserve(amount=1_000)
+    reservation = budget_reserve(amount=5_000)
+    entry = budget_settle(
+        reservation_id=reservation.pk, reservation=reservation, usage=TokenUsage(input=700, output=50), model="m"
+    )
+    counter = DailyCounter.objects.get(scope=Scope.PROACTIVE)
+    assert (counter.used, counter.reserved) == (750, 1_000)
+    reservation.refresh_from_db()
+    assert reservation.status == ReservationStatus.SETTLED
+    assert reservation.ledger_entry_id == entry.pk and reservation.closed_at is not None
+    kept.refresh_from_db()
+    assert kept.status == ReservationStatus.ACTIVE
+
+
+def test_the_fast_settle_never_takes_the_reserved_count_below_zero(budget_limit):
+    budget_limit(10_000)
+    reservation = budget_reserve(amount=5_000)
+    DailyCounter.objects.filter(scope=Scope.PROACTIVE).update(reserved=100)
+    budget_settle(reservation_id=reservation.pk, reservation=reservation, usage=TokenUsage(input=10), model="m")
+    counter = DailyCounter.objects.get(scope=Scope.PROACTIVE)
+    assert (counter.used, counter.reserved) == (10, 0)
+
+
+def test_the_fast_settle_of_a_reservation_charged_meanwhile_counts_it_once(budget_limit):
+    budget_limit(10_000)
+    reservation = budget_reserve(amount=5_000)
+    budget_charge_estimated(reservation_id=reservation.pk)
+    budget_settle(reservation_id=reservation.pk, reservation=reservation, usage=TokenUsage(input=10), model="m")
+    counter = DailyCounter.objects.get(scope=Scope.PROACTIVE)
+    assert (counter.used, counter.reserved) == (10, 0)
+    assert LedgerEntry.objects.count() == 1
+
+
+def test_reserve_waits_for_a_stale_reservation_to_be_charged_before_holding(budget_limit):
+    budget_limit(10_000)
+    budget_reserve(amount=4_000)
+    with time_machine.travel(utc_now() + reservation_horizon() + timedelta(seconds=1)):
+        budget_reserve(amount=6_000)  # the stale 4,000 are charged first: 4,000 + 6,000 fits
+        with pytest.raises(BudgetExceeded):
+            budget_reserve(amount=1)
+    counter = DailyCounter.objects.get(scope=Scope.PROACTIVE)
+    assert (counter.used, counter.reserved) == (4_000, 6_000)
