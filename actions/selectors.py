@@ -1,9 +1,9 @@
 """Task and skill reads, each bounded so prompts and pages stay small as data grows."""
 
-import functools
-
-from django.db import connections, router
+from django.db import router
 from django.db.models import F
+
+from agentsite.core.compiled import rows_compiled
 
 from .errors import SkillNotFound, TaskNotFound
 from .models import CLOSED_STATUSES, OPEN_STATUSES, Skill, Task
@@ -43,18 +43,10 @@ def task_list_open_brief(*, limit: int = 10) -> list[dict]:
     """`task_list_open`'s rows as dicts of TASK_BRIEF_FIELDS (the prompt's view of a task):
     the same SELECT of fewer columns, compiled once per connection and limit, no model
     instances built."""
-    conn = connections[router.db_for_read(Task)]
-    compiler, sql, params = _open_brief_sql(limit, conn)
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [dict(zip(TASK_BRIEF_FIELDS, row, strict=True)) for row in compiler.results_iter(results=[rows])]
-
-
-@functools.lru_cache(maxsize=8)
-def _open_brief_sql(limit: int, conn):
-    compiler = _open_tasks().values_list(*TASK_BRIEF_FIELDS)[:limit].query.get_compiler(connection=conn)
-    return compiler, *compiler.as_sql()
+    rows, _ = rows_compiled(("actions.task_list_open_brief", limit),
+                            lambda: _open_tasks().values_list(*TASK_BRIEF_FIELDS)[:limit],
+                            alias=router.db_for_read(Task))
+    return [dict(zip(TASK_BRIEF_FIELDS, row, strict=True)) for row in rows]
 
 
 def tasks_count_open() -> int:

@@ -1,16 +1,15 @@
 """Decision-side reads: the working memory a prompt is built from, the agent's status,
 approvals. Each query is bounded, so cost and prompt size stay flat as history grows."""
 
-import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Exists, F, Func, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from actions.selectors import task_list_open_brief
 from agentsite.core.clock import utc_day_start, utc_now, utc_today
+from agentsite.core.compiled import rows_compiled
 from budget.selectors import budget_counter_subquery, budget_proactive, budget_stats
 from memory.models import MemoryEntry, MemoryKind
 from memory.selectors import (
@@ -92,14 +91,14 @@ class CycleView:
 def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
     """The one read a cycle starts from; None before the agent's state row exists."""
     day = (now or utc_now()).date()
-    conn = connections[DEFAULT_DB_ALIAS]  # this thread's: the compiler converts with its operations
-    compiler, sql, params, names = _cycle_view_sql(day, conn)
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchmany(1)
+    # Compiled once a day: building and compiling its ten subqueries costs the ORM some 30
+    # times what running them costs the database.
+    rows, compiler = rows_compiled(("decisions.cycle_view", day), lambda: _cycle_view_query(day), most=1)
     if not rows:
         return None
-    row = dict(zip(names, next(compiler.results_iter(results=[rows])), strict=True))
+    query = compiler.query
+    names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    row = dict(zip(names, rows[0], strict=True))
     return CycleView(
         paused=row["paused"], consecutive_failures=row["consecutive_failures"], day=day,
         used=row["used"], reserved=row["reserved"], cycles_today=row["cycles_today"],
@@ -109,17 +108,6 @@ def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
             (at := row[f"answered_{kind}"]) is not None and at > (row["last_start"] or _EPOCH) for kind in ANSWER_KINDS
         ),
     )
-
-
-@functools.lru_cache(maxsize=8)
-def _cycle_view_sql(day: date, conn):
-    """The view's SQL for one UTC day, compiled once (building and compiling its ten
-    subqueries costs the ORM some 30 times what running them costs the database), with
-    the compiler that converts its row and the names of its columns."""
-    query = _cycle_view_query(day).query
-    compiler = query.get_compiler(connection=conn)
-    sql, params = compiler.as_sql()
-    return compiler, sql, params, [*query.extra_select, *query.values_select, *query.annotation_select]
 
 
 def _cycle_view_query(day: date):
@@ -180,19 +168,9 @@ def prompt_context_gather(*, now: datetime | None = None, view: CycleView | None
 def _recent_actions() -> list[str]:
     """`memory_recent_actions(limit=PROMPT_ACTIONS)`'s contents: the same SELECT of one
     column, compiled once per connection, no model instances built."""
-    conn = connections[DEFAULT_DB_ALIAS]
-    compiler, sql, params = _recent_actions_sql(conn)
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [content for (content,) in compiler.results_iter(results=[rows])]
-
-
-@functools.lru_cache(maxsize=8)
-def _recent_actions_sql(conn):
     entries = MemoryEntry.objects.filter(kind__in=[MemoryKind.CYCLE_SUMMARY]).order_by("-created_at", "-id")
-    compiler = entries.values_list("content")[:PROMPT_ACTIONS].query.get_compiler(connection=conn)
-    return compiler, *compiler.as_sql()
+    rows, _ = rows_compiled("decisions.recent_actions", lambda: entries.values_list("content")[:PROMPT_ACTIONS])
+    return [content for (content,) in rows]
 
 
 def _cycles_since(since: datetime):
