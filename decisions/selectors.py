@@ -218,9 +218,26 @@ def agent_state_read() -> AgentState:
 
 def agent_status() -> dict:
     """Paused or running, when the next and last cycles are (datetimes, or None), the last
-    cycle's outcome, the failures in a row and the approvals waiting."""
-    state = agent_state_read()
-    last = Cycle.objects.order_by("-started_at", "-id").first()
+    cycle's outcome, the failures in a row and the approvals waiting.
+
+    One query: the state row with the last cycle and the approval count as subqueries (a
+    /status reply reads it); before the state is first saved, its defaults and two reads."""
+    last_cycle = Cycle.objects.order_by("-started_at", "-id")
+    pending = (Approval.objects.filter(approval_status_q(status=ApprovalStatus.PENDING)).order_by()
+               .annotate(n=Func(F("id"), function="COUNT")).values("n"))
+    fields = ("id", "status", "reason", "action", "result")
+    state = (
+        AgentState.objects.filter(pk=AgentState.SINGLETON_ID)
+        .annotate(pending_approvals=Subquery(pending[:1]),
+                  **{f"last_{f}": Subquery(last_cycle.values(f)[:1]) for f in fields})
+        .first()
+    )
+    if state is None:  # never saved yet
+        state, last = AgentState(), last_cycle.first()
+        pending_count = approval_list(status=ApprovalStatus.PENDING).count()
+    else:
+        last = None if state.last_id is None else Cycle(**{f: getattr(state, f"last_{f}") for f in fields})
+        pending_count = state.pending_approvals or 0
     return {
         "paused": state.paused,
         "next_cycle_at": state.next_run_at,
@@ -230,7 +247,7 @@ def agent_status() -> dict:
             "id": last.pk, "status": last.status, "reason": last.reason, "action": last.action,
             "result_status": (last.result or {}).get("status"),
         },
-        "pending_approvals": approval_list(status=ApprovalStatus.PENDING).count(),
+        "pending_approvals": pending_count,
     }
 
 

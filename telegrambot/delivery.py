@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.dispatch import receiver
 from django.utils import timezone
@@ -245,11 +245,20 @@ def _next_head(*, exclude: set[int]) -> int | None:
     )
 
 
-def _locked(notification_id: int) -> Notification | None:
-    """The row, locked, if it is still due; None if another worker holds or sent it."""
-    rows = _due(timezone.now()).filter(pk=notification_id)
+def _locked(notification_id: int, *, bot_id: str = "") -> Notification | None:
+    """The row, locked, if it is still due; None if another worker holds or sent it. In the
+    same statement: its restart of the maximum age (`claim_window`) and, for a claim
+    (`bot_id`), an earlier pending row of its chat (`claim_earlier`) and the bot's pause
+    and request timeout."""
+    window = NotificationDelivery.objects.filter(notification_id=OuterRef("pk")).values("window_started_at")
+    rows = _due(timezone.now()).filter(pk=notification_id).annotate(claim_window=Subquery(window[:1]))
+    if bot_id:
+        earlier = _earlier_pending(chat_id=OuterRef("chat_id"), created_at=OuterRef("created_at"), pk=OuterRef("id"))
+        state = BotState.objects.filter(bot_id=bot_id)
+        rows = rows.annotate(claim_earlier=Exists(earlier), claim_paused_until=Subquery(state.values("paused_until")[:1]),
+                             claim_timeout=Subquery(state.values("request_timeout")[:1]))
     if connection.features.has_select_for_update_skip_locked:
-        rows = rows.select_for_update(skip_locked=True)
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
     else:  # SQLite: ignored; the IMMEDIATE transaction already holds the write lock
         rows = rows.select_for_update()
     return rows.first()
@@ -258,21 +267,20 @@ def _locked(notification_id: int) -> Notification | None:
 def _claim(config: BotSettings, notification_id: int) -> _Claim | Outcome:
     """Take the row for this worker with a lease, in a short transaction, or say why not."""
     with transaction.atomic():
-        row = _locked(notification_id)
+        row = _locked(notification_id, bot_id=config.bot_id)
         if row is None:
             return Outcome(SKIPPED)
-        if _earlier_pending(chat_id=row.chat_id, created_at=row.created_at, pk=row.pk).exists():
+        if row.claim_earlier:
             return Outcome(SKIPPED)  # an earlier message of this chat goes first
         now = timezone.now()
-        state = BotState.objects.filter(bot_id=config.bot_id).first()
-        if state is not None and state.paused_until is not None and state.paused_until > now:
-            return Outcome(SKIPPED, stop=pause_detail(state.paused_until - now))
+        if row.claim_paused_until is not None and row.claim_paused_until > now:
+            return Outcome(SKIPPED, stop=pause_detail(row.claim_paused_until - now))
         expires_at = _expires_at(row)
         if expires_at <= now:
             expire(row, reason=row.last_error or "never attempted")
             row.save(update_fields=ROW_FIELDS)
             return Outcome(FAILED)
-        timeout = max(config.timeout, (state.request_timeout if state else None) or 0)
+        timeout = max(config.timeout, row.claim_timeout or 0)
         deadline = timeout * DEADLINE_FACTOR
         parts = max(1, len(split_message(row.text)) - row.sent_parts)
         lease_until = now + timedelta(seconds=deadline * parts + LEASE_MARGIN_SECONDS)
@@ -389,11 +397,6 @@ def _sender(chat_id: int, text: str, markup: InlineKeyboardMarkup | None, timeou
 
 
 def _expires_at(row: Notification) -> datetime:
-    """When the row's maximum age runs out: counted from when it was written, or from its
-    last "Retry now"."""
-    restarted = (
-        NotificationDelivery.objects.filter(notification_id=row.pk)
-        .values_list("window_started_at", flat=True)
-        .first()
-    )
-    return max(row.created_at, restarted or row.created_at) + max_age()
+    """When the row's maximum age runs out (a row read by `_locked`): counted from when it
+    was written, or from its last "Retry now"."""
+    return max(row.created_at, row.claim_window or row.created_at) + max_age()

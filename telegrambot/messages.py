@@ -6,7 +6,7 @@ delays a reply but never loses it, and a retried update never answers twice.
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from decisions.models import NotificationKind
 from decisions.outbox import notification_enqueue
@@ -57,12 +57,19 @@ def chat_message_record(
     }
     if update_id is None:
         return ChatMessage.objects.create(**fields)
-    fields.pop("direction")
-    row, _ = ChatMessage.objects.get_or_create(update_id=update_id, direction=direction, defaults=fields)
-    return row
+    # The INSERT first (the usual case: a new update), in a savepoint; a retried update
+    # hits the unique (update_id, direction) and reads the row stored the first time.
+    try:
+        with transaction.atomic():
+            return ChatMessage.objects.create(update_id=update_id, **fields)
+    except IntegrityError:
+        stored = ChatMessage.objects.filter(update_id=update_id, direction=direction).first()
+        if stored is None:  # refused for another reason
+            raise
+        return stored
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the handler's transaction: no savepoint of its own
 def reply_send(*, chat_id: int, text: str, update_id: int, kind: str, is_master: bool = True) -> ChatMessage:
     """The one reply to an update: stored, and queued in the outbox (which splits long
     texts and survives Telegram outages). Idempotent per update."""
