@@ -33,7 +33,8 @@ once, pause the bot, hold it back) is `telegrambot.delivery_outcomes`.
 
 Limits: at-least-once, not exactly-once, where nothing can know: Telegram accepted a send
 whose answer was lost (a timeout, a dropped connection), or a crash after Telegram
-accepted a part but before the commit; the retry then sends it again.
+accepted a part but before the commit (the last part's progress is written with the row's
+outcome, the one write after a send: the same window); the retry then sends it again.
 
 Missing configuration means waiting, never failing: with no bot token nothing is attempted
 and nothing expires; the first round with a token releases the waiting rows, in order; and
@@ -85,10 +86,8 @@ DEADLINE_FACTOR = 2  # a whole request may take this many per-phase timeouts
 LEASE_MARGIN_SECONDS = 30.0  # the database writes around a send
 ROUND_BUDGET_SECONDS = 120.0  # a round starts no new row after this (the next round goes on)
 
-ROW_FIELDS = [
-    "chat_id", "status", "attempts", "last_error", "next_attempt_at", "sent_at", "sent_parts",
-    "telegram_message_id", "updated_at",
-]
+ROW_FIELDS = ["chat_id", "status", "attempts", "last_error", "next_attempt_at", "sent_at", "sent_parts",
+              "telegram_message_id", "updated_at"]
 
 
 @dataclass(frozen=True)
@@ -179,13 +178,8 @@ def outbox_expire(*, now: datetime | None = None) -> int:
     the row was written, or from its last "Retry now"); returns how many."""
     now = now or timezone.now()
     cutoff = now - max_age()
-    candidates = list(
-        _due(now)
-        .annotate(window_start=Coalesce("delivery__window_started_at", "created_at"))
-        .filter(window_start__lte=cutoff)
-        .order_by("created_at", "id")
-        .values_list("id", flat=True)
-    )
+    candidates = list(_due(now).annotate(window_start=Coalesce("delivery__window_started_at", "created_at"))
+                      .filter(window_start__lte=cutoff).order_by("created_at", "id").values_list("id", flat=True))
     expired = 0
     for notification_id in candidates:
         with transaction.atomic():
@@ -296,6 +290,9 @@ def _deliver_one(session: TelegramRuntime, config: BotSettings, notification_id:
     if isinstance(claim, Outcome):
         return claim
     outcome = _attempt(session, claim)
+    if outcome.result == SENT:  # one write: a sent row is never sent or restarted again, its lease moot
+        claim.row.save(update_fields=ROW_FIELDS)
+        return outcome
     with transaction.atomic():
         claim.row.save(update_fields=ROW_FIELDS)
         NotificationDelivery.objects.filter(notification_id=claim.row.pk).update(leased_until=None)
@@ -353,10 +350,11 @@ def _send_parts(session: TelegramRuntime, claim: _Claim, parts: list[str], marku
         slowest = max(slowest, time.monotonic() - began)
         row.sent_parts = index + 1
         row.telegram_message_id = message.message_id
-        # Progress is stored at once: a crash after this part never re-sends it.
-        Notification.objects.filter(pk=row.pk).update(
-            sent_parts=row.sent_parts, telegram_message_id=row.telegram_message_id
-        )
+        if index < total - 1:  # the last part's is stored with the row's outcome, next
+            # Progress is stored at once: a crash after this part never re-sends it.
+            Notification.objects.filter(pk=row.pk).update(
+                sent_parts=row.sent_parts, telegram_message_id=row.telegram_message_id
+            )
     return slowest
 
 
@@ -397,6 +395,5 @@ def _sender(chat_id: int, text: str, markup: InlineKeyboardMarkup | None, timeou
 
 
 def _expires_at(row: Notification) -> datetime:
-    """When the row's maximum age runs out (a row read by `_locked`): counted from when it
-    was written, or from its last "Retry now"."""
+    """When the row's maximum age runs out (read by `_locked`): from when it was written, or its last "Retry now"."""
     return max(row.created_at, row.claim_window or row.created_at) + max_age()
