@@ -249,7 +249,8 @@ def _locked(notification_id: int, *, bot_id: str = "") -> Notification | None:
     if bot_id:
         earlier = _earlier_pending(chat_id=OuterRef("chat_id"), created_at=OuterRef("created_at"), pk=OuterRef("id"))
         state = BotState.objects.filter(bot_id=bot_id)
-        rows = rows.annotate(claim_earlier=Exists(earlier), claim_paused_until=Subquery(state.values("paused_until")[:1]),
+        rows = rows.annotate(claim_earlier=Exists(earlier),
+                             claim_paused_until=Subquery(state.values("paused_until")[:1]),
                              claim_timeout=Subquery(state.values("request_timeout")[:1]))
     if connection.features.has_select_for_update_skip_locked:
         rows = rows.select_for_update(skip_locked=True, of=("self",))
