@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 
@@ -73,19 +73,30 @@ def notification_enqueue(
     if chat_id is None:
         notification_assign_masters()  # held messages first: they were written earlier
     waiting = "" if settings.TELEGRAM_BOT_TOKEN else WAITING_NO_TELEGRAM
-    rows = []
-    for recipient in recipients:
-        row, _ = Notification.objects.get_or_create(
+    rows = [
+        _notification_insert_or_get(
             idempotency_key=f"{key}:{recipient}",
-            defaults={
-                "kind": kind, "text": text, "chat_id": recipient, "approval": approval,
-                "last_error": waiting,
-            },
+            fields={"kind": kind, "text": text, "chat_id": recipient, "approval": approval, "last_error": waiting},
         )
-        rows.append(row)
+        for recipient in recipients
+    ]
     if any(row.status == NotificationStatus.PENDING for row in rows):
         _delivery_request([row.pk for row in rows if row.status == NotificationStatus.PENDING])
     return rows
+
+
+def _notification_insert_or_get(*, idempotency_key: str, fields: dict) -> Notification:
+    """The row of this key: the INSERT first (the usual case, a new message), in a
+    savepoint; a key already used reads the row written the first time (one statement
+    fewer than get_or_create's SELECT-then-INSERT for a new row)."""
+    try:
+        with transaction.atomic():
+            return Notification.objects.create(idempotency_key=idempotency_key, **fields)
+    except IntegrityError:
+        stored = Notification.objects.filter(idempotency_key=idempotency_key).first()
+        if stored is None:  # refused for another reason
+            raise
+        return stored
 
 
 def outbox_waiting_for() -> str:

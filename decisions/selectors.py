@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime
 from django.db.models import Exists, F, Func, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from actions.selectors import task_list_open_brief
+from actions.models import OPEN_STATUSES, Task
+from actions.selectors import task_list_open_brief, tasks_count_open
 from agentsite.core.clock import utc_day_start, utc_now, utc_today
 from agentsite.core.compiled import rows_compiled
 from budget.selectors import budget_counter_subquery, budget_proactive, budget_stats
@@ -211,9 +212,29 @@ def agent_state_read() -> AgentState:
 
 def agent_status() -> dict:
     """Paused or running, when the next and last cycles are (datetimes, or None), the last
-    cycle's outcome, the failures in a row and the approvals waiting."""
-    state = agent_state_read()
-    last = Cycle.objects.order_by("-started_at", "-id").first()
+    cycle's outcome, the failures in a row, the approvals waiting and the open tasks.
+
+    One query: the state row with the last cycle and the two counts as subqueries (a
+    /status reply reads it); before the state is first saved, its defaults and two reads."""
+    last_cycle = Cycle.objects.order_by("-started_at", "-id")
+    pending = (Approval.objects.filter(approval_status_q(status=ApprovalStatus.PENDING)).order_by()
+               .annotate(n=Func(F("id"), function="COUNT")).values("n"))
+    open_tasks = (Task.objects.filter(status__in=OPEN_STATUSES).order_by()
+                  .annotate(n=Func(F("id"), function="COUNT")).values("n"))
+    fields = ("id", "status", "reason", "action", "result")
+    state = (
+        AgentState.objects.filter(pk=AgentState.SINGLETON_ID)
+        .annotate(pending_approvals=Subquery(pending[:1]), open_tasks=Subquery(open_tasks[:1]),
+                  **{f"last_{f}": Subquery(last_cycle.values(f)[:1]) for f in fields})
+        .first()
+    )
+    if state is None:  # never saved yet
+        state, last = AgentState(), last_cycle.first()
+        pending_count = approval_list(status=ApprovalStatus.PENDING).count()
+        state.open_tasks = tasks_count_open()
+    else:
+        last = None if state.last_id is None else Cycle(**{f: getattr(state, f"last_{f}") for f in fields})
+        pending_count = state.pending_approvals or 0
     return {
         "paused": state.paused,
         "next_cycle_at": state.next_run_at,
@@ -223,7 +244,8 @@ def agent_status() -> dict:
             "id": last.pk, "status": last.status, "reason": last.reason, "action": last.action,
             "result_status": (last.result or {}).get("status"),
         },
-        "pending_approvals": approval_list(status=ApprovalStatus.PENDING).count(),
+        "pending_approvals": pending_count,
+        "open_tasks": state.open_tasks or 0,
     }
 
 

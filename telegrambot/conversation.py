@@ -12,7 +12,7 @@ from decisions.models import Approval, Surface
 # Modules, not their functions: `chat.chat_reply` and `commands.command_reply` are looked
 # up at call time (as the former in-function imports did), so tests can replace them.
 from . import chat, commands
-from .messages import Sender, chat_message_record, reply_send
+from .messages import Sender, chat_message_record, chat_message_store, reply_send
 from .models import Direction, MessageKind
 from .selectors import chat_reply_exists, question_for_reply
 
@@ -21,14 +21,16 @@ def command_handle(
     *, update_id: int, chat_id: int, name: str, args: str, text: str, sender: Sender,
     telegram_message_id: int | None = None,
 ) -> None:
-    """A Master's command: stored, run, answered; the effect and the reply commit together."""
-    if chat_reply_exists(update_id=update_id):
-        return  # handled by an earlier attempt
+    """A Master's command: stored, run, answered; the message, the effect and the reply
+    commit together, so a stored message is the sign of an earlier attempt: only then is
+    the reply looked for (a new update costs no extra read)."""
     with transaction.atomic():
-        chat_message_record(
+        _, created = chat_message_store(
             chat_id=chat_id, direction=Direction.IN, text=text, kind=MessageKind.COMMAND, is_master=True,
             update_id=update_id, sender=sender, telegram_message_id=telegram_message_id,
         )
+        if not created and chat_reply_exists(update_id=update_id):
+            return  # handled by an earlier attempt
         reply = commands.command_reply(name=name, args=args, actor=sender.name)
         reply_send(chat_id=chat_id, text=reply, update_id=update_id, kind=MessageKind.COMMAND)
 

@@ -33,7 +33,8 @@ once, pause the bot, hold it back) is `telegrambot.delivery_outcomes`.
 
 Limits: at-least-once, not exactly-once, where nothing can know: Telegram accepted a send
 whose answer was lost (a timeout, a dropped connection), or a crash after Telegram
-accepted a part but before the commit; the retry then sends it again.
+accepted a part but before the commit (the last part's progress is written with the row's
+outcome, the one write after a send: the same window); the retry then sends it again.
 
 Missing configuration means waiting, never failing: with no bot token nothing is attempted
 and nothing expires; the first round with a token releases the waiting rows, in order; and
@@ -49,7 +50,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.dispatch import receiver
 from django.utils import timezone
@@ -85,10 +86,8 @@ DEADLINE_FACTOR = 2  # a whole request may take this many per-phase timeouts
 LEASE_MARGIN_SECONDS = 30.0  # the database writes around a send
 ROUND_BUDGET_SECONDS = 120.0  # a round starts no new row after this (the next round goes on)
 
-ROW_FIELDS = [
-    "chat_id", "status", "attempts", "last_error", "next_attempt_at", "sent_at", "sent_parts",
-    "telegram_message_id", "updated_at",
-]
+ROW_FIELDS = ["chat_id", "status", "attempts", "last_error", "next_attempt_at", "sent_at", "sent_parts",
+              "telegram_message_id", "updated_at"]
 
 
 @dataclass(frozen=True)
@@ -179,13 +178,8 @@ def outbox_expire(*, now: datetime | None = None) -> int:
     the row was written, or from its last "Retry now"); returns how many."""
     now = now or timezone.now()
     cutoff = now - max_age()
-    candidates = list(
-        _due(now)
-        .annotate(window_start=Coalesce("delivery__window_started_at", "created_at"))
-        .filter(window_start__lte=cutoff)
-        .order_by("created_at", "id")
-        .values_list("id", flat=True)
-    )
+    candidates = list(_due(now).annotate(window_start=Coalesce("delivery__window_started_at", "created_at"))
+                      .filter(window_start__lte=cutoff).order_by("created_at", "id").values_list("id", flat=True))
     expired = 0
     for notification_id in candidates:
         with transaction.atomic():
@@ -245,11 +239,21 @@ def _next_head(*, exclude: set[int]) -> int | None:
     )
 
 
-def _locked(notification_id: int) -> Notification | None:
-    """The row, locked, if it is still due; None if another worker holds or sent it."""
-    rows = _due(timezone.now()).filter(pk=notification_id)
+def _locked(notification_id: int, *, bot_id: str = "") -> Notification | None:
+    """The row, locked, if it is still due; None if another worker holds or sent it. In the
+    same statement: its restart of the maximum age (`claim_window`) and, for a claim
+    (`bot_id`), an earlier pending row of its chat (`claim_earlier`) and the bot's pause
+    and request timeout."""
+    window = NotificationDelivery.objects.filter(notification_id=OuterRef("pk")).values("window_started_at")
+    rows = _due(timezone.now()).filter(pk=notification_id).annotate(claim_window=Subquery(window[:1]))
+    if bot_id:
+        earlier = _earlier_pending(chat_id=OuterRef("chat_id"), created_at=OuterRef("created_at"), pk=OuterRef("id"))
+        state = BotState.objects.filter(bot_id=bot_id)
+        rows = rows.annotate(claim_earlier=Exists(earlier),
+                             claim_paused_until=Subquery(state.values("paused_until")[:1]),
+                             claim_timeout=Subquery(state.values("request_timeout")[:1]))
     if connection.features.has_select_for_update_skip_locked:
-        rows = rows.select_for_update(skip_locked=True)
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
     else:  # SQLite: ignored; the IMMEDIATE transaction already holds the write lock
         rows = rows.select_for_update()
     return rows.first()
@@ -258,21 +262,20 @@ def _locked(notification_id: int) -> Notification | None:
 def _claim(config: BotSettings, notification_id: int) -> _Claim | Outcome:
     """Take the row for this worker with a lease, in a short transaction, or say why not."""
     with transaction.atomic():
-        row = _locked(notification_id)
+        row = _locked(notification_id, bot_id=config.bot_id)
         if row is None:
             return Outcome(SKIPPED)
-        if _earlier_pending(chat_id=row.chat_id, created_at=row.created_at, pk=row.pk).exists():
+        if row.claim_earlier:
             return Outcome(SKIPPED)  # an earlier message of this chat goes first
         now = timezone.now()
-        state = BotState.objects.filter(bot_id=config.bot_id).first()
-        if state is not None and state.paused_until is not None and state.paused_until > now:
-            return Outcome(SKIPPED, stop=pause_detail(state.paused_until - now))
+        if row.claim_paused_until is not None and row.claim_paused_until > now:
+            return Outcome(SKIPPED, stop=pause_detail(row.claim_paused_until - now))
         expires_at = _expires_at(row)
         if expires_at <= now:
             expire(row, reason=row.last_error or "never attempted")
             row.save(update_fields=ROW_FIELDS)
             return Outcome(FAILED)
-        timeout = max(config.timeout, (state.request_timeout if state else None) or 0)
+        timeout = max(config.timeout, row.claim_timeout or 0)
         deadline = timeout * DEADLINE_FACTOR
         parts = max(1, len(split_message(row.text)) - row.sent_parts)
         lease_until = now + timedelta(seconds=deadline * parts + LEASE_MARGIN_SECONDS)
@@ -288,6 +291,9 @@ def _deliver_one(session: TelegramRuntime, config: BotSettings, notification_id:
     if isinstance(claim, Outcome):
         return claim
     outcome = _attempt(session, claim)
+    if outcome.result == SENT:  # one write: a sent row is never sent or restarted again, its lease moot
+        claim.row.save(update_fields=ROW_FIELDS)
+        return outcome
     with transaction.atomic():
         claim.row.save(update_fields=ROW_FIELDS)
         NotificationDelivery.objects.filter(notification_id=claim.row.pk).update(leased_until=None)
@@ -345,10 +351,11 @@ def _send_parts(session: TelegramRuntime, claim: _Claim, parts: list[str], marku
         slowest = max(slowest, time.monotonic() - began)
         row.sent_parts = index + 1
         row.telegram_message_id = message.message_id
-        # Progress is stored at once: a crash after this part never re-sends it.
-        Notification.objects.filter(pk=row.pk).update(
-            sent_parts=row.sent_parts, telegram_message_id=row.telegram_message_id
-        )
+        if index < total - 1:  # the last part's is stored with the row's outcome, next
+            # Progress is stored at once: a crash after this part never re-sends it.
+            Notification.objects.filter(pk=row.pk).update(
+                sent_parts=row.sent_parts, telegram_message_id=row.telegram_message_id
+            )
     return slowest
 
 
@@ -389,11 +396,5 @@ def _sender(chat_id: int, text: str, markup: InlineKeyboardMarkup | None, timeou
 
 
 def _expires_at(row: Notification) -> datetime:
-    """When the row's maximum age runs out: counted from when it was written, or from its
-    last "Retry now"."""
-    restarted = (
-        NotificationDelivery.objects.filter(notification_id=row.pk)
-        .values_list("window_started_at", flat=True)
-        .first()
-    )
-    return max(row.created_at, restarted or row.created_at) + max_age()
+    """When the row's maximum age runs out (read by `_locked`): from when it was written, or its last "Retry now"."""
+    return max(row.created_at, row.claim_window or row.created_at) + max_age()

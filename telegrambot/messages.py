@@ -6,7 +6,7 @@ delays a reply but never loses it, and a retried update never answers twice.
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from decisions.models import NotificationKind
 from decisions.outbox import notification_enqueue
@@ -31,7 +31,12 @@ class Sender:
         return self.username or (str(self.user_id) if self.user_id is not None else "telegram")
 
 
-def chat_message_record(
+def chat_message_record(**kwargs) -> ChatMessage:
+    """Store a message of a chat (`chat_message_store`'s arguments); the row."""
+    return chat_message_store(**kwargs)[0]
+
+
+def chat_message_store(
     *,
     chat_id: int,
     direction: str,
@@ -42,9 +47,9 @@ def chat_message_record(
     sender: Sender | None = None,
     telegram_message_id: int | None = None,
     reply_to_message_id: int | None = None,
-) -> ChatMessage:
+) -> tuple[ChatMessage, bool]:
     """Store a message of a chat; with an update_id, at most one per direction (a retried
-    update returns the row stored the first time)."""
+    update returns the row stored the first time). Returns (row, created)."""
     sender = sender or Sender()
     text = text_storable(text)
     if direction == Direction.IN:
@@ -56,13 +61,20 @@ def chat_message_record(
         "telegram_message_id": telegram_message_id, "reply_to_message_id": reply_to_message_id,
     }
     if update_id is None:
-        return ChatMessage.objects.create(**fields)
-    fields.pop("direction")
-    row, _ = ChatMessage.objects.get_or_create(update_id=update_id, direction=direction, defaults=fields)
-    return row
+        return ChatMessage.objects.create(**fields), True
+    # The INSERT first (the usual case: a new update), in a savepoint; a retried update
+    # hits the unique (update_id, direction) and reads the row stored the first time.
+    try:
+        with transaction.atomic():
+            return ChatMessage.objects.create(update_id=update_id, **fields), True
+    except IntegrityError:
+        stored = ChatMessage.objects.filter(update_id=update_id, direction=direction).first()
+        if stored is None:  # refused for another reason
+            raise
+        return stored, False
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the handler's transaction: no savepoint of its own
 def reply_send(*, chat_id: int, text: str, update_id: int, kind: str, is_master: bool = True) -> ChatMessage:
     """The one reply to an update: stored, and queued in the outbox (which splits long
     texts and survives Telegram outages). Idempotent per update."""

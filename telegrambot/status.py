@@ -6,7 +6,6 @@ in a row); the model's version is a list, with the time and the current focus ad
 
 from datetime import datetime
 
-from actions.selectors import tasks_count_open
 from agentsite.core.clock import utc_now
 from budget.selectors import budget_stats
 from decisions.selectors import agent_status
@@ -22,7 +21,7 @@ def status_text(*, for_model: bool = False) -> str:
         _cycles_line(status, for_model),
         _last_cycle_line(status, for_model),
         _budget_line(stats, for_model),
-        (f"Open tasks: {tasks_count_open()}; "
+        (f"Open tasks: {status['open_tasks']}; "
          f"{'approvals waiting for the Master' if for_model else 'pending approvals'}: {status['pending_approvals']}"),
     ]
     if for_model:

@@ -141,15 +141,9 @@ def update_process(*, update_id: int) -> str:
     if not telegram_configured():
         logger.warning("Telegram update %s left unprocessed: TELEGRAM_BOT_TOKEN is empty", update_id)
         return SKIPPED
-    now = utc_now()
-    claimed = (
-        TelegramUpdate.objects.filter(update_id=update_id, status=UpdateStatus.RECEIVED)
-        .filter(Q(processing_until__isnull=True) | Q(processing_until__lt=now))
-        .update(processing_until=now + processing_lease(), attempts=F("attempts") + 1)
-    )
-    if not claimed:
+    update = _update_claim(update_id)
+    if update is None:
         return SKIPPED
-    update = TelegramUpdate.objects.get(update_id=update_id)
 
     # The reply goes out from here, once the update is done, with the process's bot: no
     # delivery task per message (the every-minute sweep catches what this misses).
@@ -163,6 +157,21 @@ def update_process(*, update_id: int) -> str:
     if delivery.wanted:
         _deliver_replies(update_id, delivery)
     return result
+
+
+def _update_claim(update_id: int) -> TelegramUpdate | None:
+    """Take a received update for this worker (its attempt counted, a lease so no other
+    worker takes it meanwhile) and read it, in one statement (UPDATE ... RETURNING, on
+    SQLite 3.35+ and PostgreSQL); None if it is processed, failed or another worker's."""
+    now, ops = utc_now(), connection.ops
+    table = ops.quote_name(TelegramUpdate._meta.db_table)
+    rows = TelegramUpdate.objects.raw(
+        f"UPDATE {table} SET processing_until = %s, attempts = attempts + 1 WHERE update_id = %s AND status = %s"
+        " AND (processing_until IS NULL OR processing_until < %s) RETURNING *",
+        [ops.adapt_datetimefield_value(now + processing_lease()), update_id, UpdateStatus.RECEIVED,
+         ops.adapt_datetimefield_value(now)],
+    )
+    return next(iter(list(rows)), None)
 
 
 def _processed(update: TelegramUpdate) -> str:
