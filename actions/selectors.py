@@ -1,7 +1,7 @@
 """Task and skill reads, each bounded so prompts and pages stay small as data grows."""
 
 from django.db import router
-from django.db.models import F
+from django.db.models import Count, F
 
 from agentsite.core.compiled import rows_compiled
 
@@ -78,3 +78,11 @@ def skill_get(*, skill_id: int) -> Skill:
     if skill is None:
         raise SkillNotFound(skill_id=skill_id)
     return skill
+
+
+def tasks_finished_since(*, since, limit: int = 5) -> tuple[dict[str, int], list[Task]]:
+    """Tasks finished (done, failed) since `since`: counts by status and the latest done ones."""
+    finished = Task.objects.filter(finished_at__gte=since, status__in=("done", "failed"))
+    counts = {row["status"]: row["n"] for row in finished.values("status").annotate(n=Count("id")).order_by()}
+    latest = list(finished.filter(status="done").order_by("-finished_at", "-id")[:limit])
+    return counts, latest

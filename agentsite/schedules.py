@@ -20,7 +20,8 @@ from django_q.models import Schedule
 
 from agentsite.core.clock import utc_now
 from agentsite.core.tasks import task_path
-from decisions.models import AgentState, Notification, NotificationKind
+from decisions.master_schedules import master_schedule_default_ensure
+from decisions.models import AgentState, MasterSchedule, Notification, NotificationKind, ScheduleSeed
 from decisions.outbox import notification_enqueue
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ SCHEDULES = {
     "agentsite: deliver outbox": "telegrambot.outbox_deliver",
     "agentsite: retry Telegram updates": "telegrambot.updates_retry",
     "agentsite: free stale budget reservations": "budget.reservations_sweep",
+    "agentsite: the Master's schedules": "decisions.master_schedules_run",
 }
 INTERVAL_MINUTES = 1
 # A restart (or another worker, or a second `migrate`) within this many minutes of the last
@@ -106,6 +108,11 @@ def _tables_exist(using: str) -> bool:
     return {Schedule._meta.db_table, AgentState._meta.db_table, Notification._meta.db_table} <= tables
 
 
+def _digest_tables_exist(using: str) -> bool:
+    tables = set(connections[using].introspection.table_names())
+    return {MasterSchedule._meta.db_table, ScheduleSeed._meta.db_table} <= tables
+
+
 def schedules_on_migrate(sender, *, using=DEFAULT_DB_ALIAS, verbosity=1, plan=None, stdout=None, **kwargs):
     """post_migrate (sent for this app once per migrate/flush, after every migration ran).
 
@@ -115,6 +122,8 @@ def schedules_on_migrate(sender, *, using=DEFAULT_DB_ALIAS, verbosity=1, plan=No
     if using != DEFAULT_DB_ALIAS or not _tables_exist(using):
         return
     results = _schedules_sync()
+    if _digest_tables_exist(using):
+        master_schedule_default_ensure()  # the daily digest, once ever
     announced = plan is not None and bool(settings.MASTER_CHAT_IDS) and startup_announce()
     if verbosity >= 1 and stdout is not None:
         changed = [f"{state}: {name}" for name, state in results if state != UP_TO_DATE]

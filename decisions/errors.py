@@ -37,3 +37,14 @@ class QueueUnavailable(ApplicationError):
 class CycleNotFound(NotFound):
     def __init__(self, *, cycle_id: int) -> None:
         super().__init__(f"Cycle #{cycle_id} does not exist")
+
+
+class ScheduleInvalid(ApplicationError):
+    """A Master's schedule with a bad time (cron or words), kind or text."""
+
+    kind = "invalid"
+
+
+class ScheduleNotFound(NotFound):
+    def __init__(self, *, schedule_id: int) -> None:
+        super().__init__(f"Schedule #{schedule_id} does not exist", extra={"schedule_id": schedule_id})

@@ -163,6 +163,7 @@ class NotificationKind(models.TextChoices):
     BUDGET_EXHAUSTED = "budget_exhausted", "Budget exhausted"
     APPROVAL_EXPIRED = "approval_expired", "Approval expired"
     MESSAGE = "message", "Message"
+    DIGEST = "digest", "Digest"
 
 
 class NotificationStatus(models.TextChoices):
@@ -203,3 +204,59 @@ class Notification(models.Model):
         if self.status == NotificationStatus.PENDING and self.last_error.startswith("waiting: Telegram"):
             return f"{kind} to {self.chat_id} (waiting: Telegram not configured)"
         return f"{kind} to {self.chat_id} ({self.status})"
+
+
+# --- the Master's own schedules (decisions/master_schedules.py) -----------------------------
+
+
+class ScheduleKind(models.TextChoices):
+    TASK = "task", "Queue a task"
+    DIGEST = "digest", "Send a digest"
+
+
+class MasterSchedule(models.Model):
+    """Recurring work the Master defines: a 5-field cron in UTC; each run queues a Task or
+    sends a digest. `next_run_at` is set whenever it is enabled (a constraint)."""
+
+    text = models.TextField(blank=True, help_text="what to do (a task's first line is its title); a digest's heading")
+    cron = models.CharField(max_length=100, help_text="5 fields, UTC: minute hour day-of-month month day-of-week")
+    kind = models.CharField(max_length=16, choices=ScheduleKind.choices, default=ScheduleKind.TASK)
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    runs = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_via = models.CharField(max_length=16, choices=Surface.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["enabled", "next_run_at"], name="master_schedule_due")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=ScheduleKind.values), name="master_schedule_kind_valid"),
+            models.CheckConstraint(condition=Q(created_via__in=Surface.values), name="master_schedule_via_valid"),
+            models.CheckConstraint(condition=~Q(cron=""), name="master_schedule_cron_not_empty"),
+            models.CheckConstraint(
+                condition=~Q(kind=ScheduleKind.TASK) | ~Q(text=""), name="master_schedule_task_has_text"
+            ),
+            models.CheckConstraint(
+                condition=Q(enabled=False) | Q(next_run_at__isnull=False), name="master_schedule_enabled_has_next_run"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        what = self.text.splitlines()[0][:60] if self.text else self.get_kind_display()
+        return f"Schedule #{self.pk} {self.cron}: {what}"
+
+
+class ScheduleSeed(models.Model):
+    """A default schedule created once (e.g. the daily digest): once recorded, a deleted
+    default is never created again."""
+
+    key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key

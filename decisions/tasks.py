@@ -2,6 +2,7 @@
 
 from .approvals import approval_expire_due
 from .execution import approval_execute, approval_execute_stranded
+from .master_schedules import master_schedules_run_due
 from .services import cycle_run, proactive_tick
 
 
@@ -23,3 +24,8 @@ def run_cycle_now_task() -> str:
     """A cycle requested by the Master (API/admin): ignores the schedule, not pause/lock/budget."""
     run = cycle_run(trigger="api")
     return f"cycle {run.cycle.pk} {run.cycle.status}"
+
+
+def master_schedules_run_task() -> str:
+    """The Master's own schedules: run the due ones (each once, however many workers)."""
+    return f"{master_schedules_run_due()} schedule(s) ran"

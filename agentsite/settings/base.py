@@ -244,6 +244,10 @@ NOTIFICATION_MAX_AGE_SECONDS = env.int("NOTIFICATION_MAX_AGE_SECONDS", 7 * DAY, 
 MASTER_CHAT_IDS = env.int_list("MASTER_CHAT_IDS")  # empty by default: no built-in person
 MESSAGE_HISTORY_LIMIT = env.int("MESSAGE_HISTORY_LIMIT", 30, min=1)
 APPROVAL_TIMEOUT_SECONDS = env.int("APPROVAL_TIMEOUT_SECONDS", 3600, min=1, max=YEAR, unit="of seconds")
+# The daily digest (done, spent, waiting on the Master) is created once, on migrate, at this
+# UTC hour; -1 creates none. Once created it is the Master's schedule: disabling or deleting
+# it sticks, and a later change of this hour does not move it (edit its cron instead).
+DAILY_DIGEST_HOUR = env.int("DAILY_DIGEST_HOUR", 8, min=-1, max=23, unit="(UTC hour; -1: no daily digest)")
 
 # Every value listed here is scrubbed from log records (see agentsite.core.redaction).
 SECRET_SETTING_NAMES = tuple(SECRET_VARIABLES.values())
