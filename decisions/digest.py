@@ -7,7 +7,7 @@ from django.db.models import Count
 from actions.selectors import tasks_finished_since
 from budget.selectors import budget_stats
 
-from .models import ApprovalStatus, Cycle, CycleStatus
+from .models import ApprovalKind, ApprovalStatus, Cycle, CycleStatus
 from .selectors import approval_list
 from .texts import approval_gist
 
@@ -49,8 +49,12 @@ def _approvals_lines() -> list[str]:
     if not waiting:
         return ["Waiting on you: nothing."]
     lines = [f"Waiting on you: {len(waiting)}{'+' if len(waiting) == DIGEST_APPROVALS else ''}"]
-    lines += [f"  #{a.pk} {a.action or a.kind}: {approval_gist(a)}" for a in waiting]
+    lines += [f"  #{a.pk} {_what(a)}: {approval_gist(a)}" for a in waiting]
     return lines + ["  /approvals to decide."]
+
+
+def _what(approval) -> str:
+    return "question" if approval.kind == ApprovalKind.QUESTION else approval.action
 
 
 def digest_text(*, since: datetime | None, now: datetime, heading: str = "") -> str:
