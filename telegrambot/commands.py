@@ -21,6 +21,7 @@ from decisions.models import ApprovalKind, ApprovalStatus, Surface
 from decisions.selectors import approval_list
 from memory.selectors import memory_recent
 
+from . import schedule_commands
 from .status import status_text
 
 LIST_LIMIT = 20
@@ -167,6 +168,10 @@ COMMANDS: dict[str, Command] = {
         Command("pause", "", "stop proactive cycles", _pause),
         Command("resume", "", "start them again", _resume),
         Command("memory", f"[n, 1-{MEMORY_MAX}]", f"the last n memory entries (default {MEMORY_DEFAULT})", _memory),
+        Command("every", schedule_commands.EVERY_USAGE, "a schedule of yours (cron or words, UTC)",
+                schedule_commands.every),
+        Command("schedules", "", "your schedules, with ids and next runs", schedule_commands.schedules),
+        Command("unschedule", "<id>", "remove a schedule", schedule_commands.unschedule),
         Command("help", "", "this list", _help),
         Command("start", "", "this list", _help),
     ]
