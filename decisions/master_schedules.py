@@ -50,6 +50,12 @@ def _text_clean(text: str, *, kind: str) -> str:
     return text
 
 
+def master_schedule_validate(*, cron: str, text: str, kind: str) -> tuple[str, str]:
+    """The cron and text a schedule would be stored with; ScheduleInvalid saying what is wrong.
+    (The services call it; the admin's form too, to show the error beside the field.)"""
+    return cron_clean(cron), _text_clean(text, kind=kind)
+
+
 def _schedule_locked(*, schedule_id: int) -> MasterSchedule:
     schedule = MasterSchedule.objects.select_for_update().filter(pk=schedule_id).first()
     if schedule is None:
@@ -62,8 +68,7 @@ def master_schedule_create(
     *, cron: str, text: str, kind: str = ScheduleKind.TASK, by: str, via: str, enabled: bool = True
 ) -> MasterSchedule:
     """A new schedule; `cron` is a 5-field cron or words ("weekday 08:00"), see schedule_cron."""
-    cron = cron_clean(cron)
-    text = _text_clean(text, kind=kind)
+    cron, text = master_schedule_validate(cron=cron, text=text, kind=kind)
     return MasterSchedule.objects.create(
         cron=cron, text=text, kind=kind, enabled=enabled, created_by=(by or "")[:150], created_via=via,
         next_run_at=cron_next(cron, after=utc_now()) if enabled else None,
