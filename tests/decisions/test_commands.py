@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django_q.models import Schedule
 
+from agentsite.schedules import SCHEDULES
 from budget.models import LedgerEntry
 from decisions.approvals import approval_ask
 from decisions.models import AgentState, Cycle, Notification
@@ -107,7 +108,7 @@ def test_setup_schedules_is_idempotent_and_announces(settings):
     settings.MASTER_CHAT_IDS = [1]
     run("setup_schedules", "--announce")
     run("setup_schedules")
-    assert Schedule.objects.count() == 5
+    assert Schedule.objects.count() == len(SCHEDULES)
     tick = Schedule.objects.get(name="agentsite: proactive tick")
     assert (tick.func, tick.schedule_type, tick.minutes) == ("decisions.tasks.proactive_tick_task", "I", 1)
     assert Notification.objects.filter(kind="startup").count() == 1
