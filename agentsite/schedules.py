@@ -122,10 +122,10 @@ def schedules_on_migrate(sender, *, using=DEFAULT_DB_ALIAS, verbosity=1, plan=No
     if using != DEFAULT_DB_ALIAS or not _tables_exist(using):
         return
     results = _schedules_sync()
-    if _digest_tables_exist(using):
-        master_schedule_default_ensure()  # the daily digest, once ever
+    digest = master_schedule_default_ensure() if _digest_tables_exist(using) else None  # once ever
     announced = plan is not None and bool(settings.MASTER_CHAT_IDS) and startup_announce()
     if verbosity >= 1 and stdout is not None:
         changed = [f"{state}: {name}" for name, state in results if state != UP_TO_DATE]
         summary = "; ".join(changed) if changed else f"{len(results)} up to date"
-        stdout.write(f"Agent schedules: {summary}." + (" Agent online queued." if announced else ""))
+        stdout.write(f"Agent schedules: {summary}." + (" Agent online queued." if announced else "")
+                     + (f" Daily digest scheduled (#{digest.pk}, {digest.cron} UTC)." if digest else ""))

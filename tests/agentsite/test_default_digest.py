@@ -12,8 +12,10 @@ from decisions.models import MasterSchedule, ScheduleKind, ScheduleSeed, Surface
 pytestmark = pytest.mark.django_db
 
 
-def migrate() -> None:
-    call_command("migrate", interactive=False, verbosity=0, stdout=io.StringIO())
+def migrate() -> str:
+    out = io.StringIO()
+    call_command("migrate", interactive=False, verbosity=1, stdout=out)
+    return out.getvalue()
 
 
 @pytest.fixture
@@ -25,12 +27,13 @@ def fresh():
 
 def test_migrate_creates_the_daily_digest_at_the_configured_hour(fresh, settings):
     settings.DAILY_DIGEST_HOUR = 7
-    migrate()
+    output = migrate()
     digest = MasterSchedule.objects.get()
+    assert f"Daily digest scheduled (#{digest.pk}, 0 7 * * * UTC)." in output
     assert (digest.kind, digest.cron, digest.enabled, digest.created_via) == (
         ScheduleKind.DIGEST, "0 7 * * *", True, Surface.SYSTEM)
     assert (digest.next_run_at.hour, digest.next_run_at.minute) == (7, 0)
-    migrate()
+    assert "Daily digest" not in migrate()
     assert MasterSchedule.objects.count() == 1
 
 
