@@ -99,3 +99,21 @@ def test_schedules_lists_them_and_unschedule_removes_one(bot):
 def test_help_lists_the_schedule_commands(bot):
     text = reply(bot, "/help")
     assert "/every <when>: <what to do>" in text and "/schedules" in text and "/unschedule <id>" in text
+
+
+@pytest.mark.fault("Telegram down when a digest is due")
+def test_a_digest_due_while_telegram_is_down_is_delivered_later_once(bot, make_due):
+    with time_machine.travel(MONDAY_0700, tick=False):
+        master_schedule_create(cron="day 08:00", text="Morning", kind=ScheduleKind.DIGEST, by="m", via=Surface.API)
+    bot.fail(502, times=1, method="sendMessage")
+    with time_machine.travel(datetime(2026, 11, 30, 8, 0, 10, tzinfo=UTC), tick=False):
+        assert master_schedules_run_due() == 1
+        outbox_deliver()
+        assert master_schedules_run_due() == 0  # not run again: moved to tomorrow
+    digest = Notification.objects.get(kind=NotificationKind.DIGEST)
+    assert digest.status == "pending" and digest.attempts == 1  # kept, to be retried
+    make_due()
+    outbox_deliver()
+    digest.refresh_from_db()
+    assert digest.status == "sent"
+    assert [t for t in bot.texts(1001) if t.startswith("Morning (since")] == [digest.text]
