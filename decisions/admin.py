@@ -342,3 +342,6 @@ class CycleAdmin(ReadOnlyAdmin):
     @admin.display(description="tokens")
     def tokens_table(self, obj: Cycle) -> str:
         return mapping_table({**obj.tokens, "total": sum(obj.tokens.values())})
+
+
+from . import admin_policy  # noqa: E402, F401  (registers the ActionPolicy admin)

@@ -71,7 +71,8 @@ def _check_action(action: str) -> None:
         raise UnknownAction(f"unknown action {action!r}; the actions are: {', '.join(ACTIONS)}")
 
 
-def _check_values(*, mode: str, min_certainty, approval_timeout_seconds) -> float:
+def policy_values_check(*, mode: str, min_certainty, approval_timeout_seconds) -> float:
+    """The values' rules (PolicyInvalid says which is wrong); the certainty, as a float."""
     if mode not in PolicyMode.values:
         raise PolicyInvalid(f"unknown mode {mode!r}; the modes are: {', '.join(PolicyMode.values)}")
     if min_certainty is None:
@@ -98,7 +99,7 @@ def action_policy_set(
     """Set one action's policy (validated; a clear error otherwise) and a new policy
     version, in one transaction. `min_certainty` None: the default 0.8."""
     _check_action(action)
-    certainty = _check_values(mode=mode, min_certainty=min_certainty, approval_timeout_seconds=approval_timeout_seconds)
+    certainty = policy_values_check(mode=mode, min_certainty=min_certainty, approval_timeout_seconds=approval_timeout_seconds)
     row, _ = ActionPolicy.objects.select_for_update().get_or_create(action=action)
     row.mode, row.min_certainty, row.approval_timeout_seconds = mode, certainty, approval_timeout_seconds
     row.updated_by = f"{by} ({via})"[:150]

@@ -53,6 +53,14 @@ class Policy:
 DEFAULT_POLICY = Policy()
 
 
+# What no policy lowers (or raises), by action: parsing.needs_approval applies them first.
+FLOORS = {
+    "proactive_outreach": "always asks the Master (a message to someone else)",
+    "communicate": "always asks when the recipient is not the Master",
+    "ask_master": "never waits for approval (the question is the asking)",
+}
+
+
 def disabled_reason(action: str) -> str:
     """What the agent reads, next cycle, after choosing a disabled action."""
     return f"{action} is disabled by the Master; choose another action."

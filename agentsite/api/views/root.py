@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 # Name in the answer -> URL name (list endpoints and the agent; details hang below them).
 ENDPOINTS = {
     "agent": "api:agent", "approvals": "api:approval-list", "budget": "api:budget",
-    "cycles": "api:cycle-list", "ledger": "api:ledger-list", "memory": "api:memory-list",
+    "cycles": "api:cycle-list", "ledger": "api:ledger-list", "memory": "api:memory-list", "policies": "api:policy-list",
     "skills": "api:skill-list", "tasks": "api:task-list", "schema": "api:schema", "docs": "api:docs",
 }
 
