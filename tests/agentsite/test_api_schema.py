@@ -34,7 +34,7 @@ API_PATHS = {
     "/api/approvals/{id}/", "/api/approvals/{id}/approve/", "/api/approvals/{id}/reject/",
     "/api/approvals/{id}/answer/", "/api/tasks/", "/api/tasks/{id}/", "/api/skills/",
     "/api/skills/{id}/", "/api/memory/", "/api/agent/", "/api/agent/pause/", "/api/agent/resume/",
-    "/api/agent/run-cycle/",
+    "/api/agent/run-cycle/", "/api/policies/", "/api/policies/{action}/",
 }
 
 
