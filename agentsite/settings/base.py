@@ -246,7 +246,7 @@ MESSAGE_HISTORY_LIMIT = env.int("MESSAGE_HISTORY_LIMIT", 30, min=1)
 APPROVAL_TIMEOUT_SECONDS = env.int("APPROVAL_TIMEOUT_SECONDS", 3600, min=1, max=YEAR, unit="of seconds")
 # One reminder to the Master when a pending approval has used this fraction of its time
 # (0 turns reminders off; below 1).
-APPROVAL_REMINDER_FRACTION = env.float("APPROVAL_REMINDER_FRACTION", 0.75, min=0, max=0.99, unit="(a fraction of the wait)")
+APPROVAL_REMINDER_FRACTION = env.float("APPROVAL_REMINDER_FRACTION", 0.75, min=0, max=0.99)
 
 # Every value listed here is scrubbed from log records (see agentsite.core.redaction).
 SECRET_SETTING_NAMES = tuple(SECRET_VARIABLES.values())

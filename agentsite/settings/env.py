@@ -126,7 +126,8 @@ class StrictEnv(environ.Env):
         elif min is not None:
             expected += f" from {min}"
         if max is not None:
-            expected += f"{' and' if above is not None else ','} at most {max}"
+            expected += f" to {max}" if min is not None and above is None else \
+                f"{' and' if above is not None else ','} at most {max}"
         if not _DECIMAL.fullmatch(raw):
             raise ConfigError(name, raw, expected)
         value = float(raw)
