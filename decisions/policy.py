@@ -19,7 +19,9 @@ from actions.schemas import ACTIONS
 from agentsite.core.errors import ApplicationError, NotFound
 
 from .models import ActionPolicy, AgentState, Surface
-from .rules import APPROVAL_TIMEOUT_MAX_SECONDS, DEFAULT_MIN_CERTAINTY, DEFAULT_POLICY, DEFAULT_RULE, ActionRule, Policy, PolicyMode
+from .rules import (
+    APPROVAL_TIMEOUT_MAX_SECONDS, DEFAULT_MIN_CERTAINTY, DEFAULT_POLICY, DEFAULT_RULE, ActionRule, Policy, PolicyMode,
+)
 
 
 class PolicyInvalid(ApplicationError):
@@ -42,8 +44,13 @@ class EffectivePolicy:
     updated_by: str = ""
 
     @property
+    def rule(self) -> ActionRule:
+        return ActionRule(mode=self.mode, min_certainty=self.min_certainty,
+                          approval_timeout_seconds=self.approval_timeout_seconds)
+
+    @property
     def is_default(self) -> bool:
-        return self.updated_at is None
+        return self.rule.is_default
 
 
 def _effective(action: str, row: ActionPolicy | None) -> EffectivePolicy:
@@ -99,7 +106,9 @@ def action_policy_set(
     """Set one action's policy (validated; a clear error otherwise) and a new policy
     version, in one transaction. `min_certainty` None: the default 0.8."""
     _check_action(action)
-    certainty = policy_values_check(mode=mode, min_certainty=min_certainty, approval_timeout_seconds=approval_timeout_seconds)
+    certainty = policy_values_check(
+        mode=mode, min_certainty=min_certainty, approval_timeout_seconds=approval_timeout_seconds
+    )
     row, _ = ActionPolicy.objects.select_for_update().get_or_create(action=action)
     row.mode, row.min_certainty, row.approval_timeout_seconds = mode, certainty, approval_timeout_seconds
     row.updated_by = f"{by} ({via})"[:150]
@@ -143,9 +152,4 @@ def policy_current() -> Policy:
 
 
 def _policy_load() -> Policy:
-    rules = tuple(
-        (p.action, ActionRule(mode=p.mode, min_certainty=p.min_certainty,
-                              approval_timeout_seconds=p.approval_timeout_seconds))
-        for p in action_policy_read()
-    )
-    return Policy(rules=tuple((action, rule) for action, rule in rules if not rule.is_default))
+    return Policy(rules=tuple((p.action, p.rule) for p in action_policy_read() if not p.is_default))

@@ -226,7 +226,9 @@ def _decide_and_act(
 WITHOUT_MODEL_CALLS = frozenset({"meditate", "communicate", "ask_master", "proactive_outreach"})
 
 
-def _act(cycle: Cycle, decision: ProactiveDecision, *, started: float, lean: _Lean | None, rule: ActionRule) -> CycleRun:
+def _act(
+    cycle: Cycle, decision: ProactiveDecision, *, started: float, lean: _Lean | None, rule: ActionRule
+) -> CycleRun:
     result = action_execute(action=decision.action, details=decision.details, context=ActionContext(cycle_id=cycle.pk))
     if result.status == "needs_approval":  # the handler's own guard agrees with the router
         return _ask_approval(cycle, decision, started=started, lean=lean, rule=rule)

@@ -97,5 +97,10 @@ def test_changing_needs_the_permission_reading_needs_staff(api, staff_only, anon
     assert non_staff.get(LIST).status_code == 403
 
 
+def test_rows_the_admin_made_with_the_default_policy_read_as_default(admin_client, api):
+    admin_client.get("/admin/decisions/actionpolicy/")  # creates the six rows
+    assert all(p["is_default"] for p in api.get(LIST).json())
+
+
 def test_the_api_root_links_the_policies(anon):
     assert anon.get("/api/").json()["policies"].endswith("/api/policies/")
