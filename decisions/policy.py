@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 
 from actions.schemas import ACTIONS
@@ -20,7 +21,8 @@ from agentsite.core.errors import ApplicationError, NotFound
 
 from .models import ActionPolicy, AgentState, Surface
 from .rules import (
-    APPROVAL_TIMEOUT_MAX_SECONDS, DEFAULT_MIN_CERTAINTY, DEFAULT_POLICY, DEFAULT_RULE, ActionRule, Policy, PolicyMode,
+    APPROVAL_TIMEOUT_MAX_SECONDS, DEFAULT_MIN_CERTAINTY, DEFAULT_POLICY, DEFAULT_RULE, FLOORS, ActionRule, Policy,
+    PolicyMode,
 )
 
 
@@ -71,6 +73,17 @@ def action_policy_read() -> list[EffectivePolicy]:
 def action_policy_get(*, action: str) -> EffectivePolicy:
     _check_action(action)
     return _effective(action, ActionPolicy.objects.filter(action=action).first())
+
+
+def action_policy_line(policy: EffectivePolicy) -> str:
+    """One action's policy in a line, for the command line and Telegram's /policy."""
+    if policy.mode == PolicyMode.ACT_AT:
+        how = f"act at certainty >= {policy.min_certainty:g}"
+    else:
+        how = "always ask" if policy.mode == PolicyMode.ASK_ALWAYS else "disabled"
+    wait = policy.approval_timeout_seconds or settings.APPROVAL_TIMEOUT_SECONDS
+    floor = f"; floor: {FLOORS[policy.action]}" if policy.action in FLOORS else ""
+    return f"{policy.action}: {how}; approvals wait {wait:,} s{floor}"
 
 
 def _check_action(action: str) -> None:

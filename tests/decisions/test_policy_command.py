@@ -50,3 +50,4 @@ def test_bad_input_exits_1_with_the_reason_and_changes_nothing(args, message):
     assert (code, out) == (1, "")
     assert message in err
     assert policy_current().is_default
+

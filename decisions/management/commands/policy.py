@@ -6,13 +6,12 @@ import dataclasses
 import json
 import sys
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from agentsite.core.errors import ApplicationError
 from decisions.models import Surface
-from decisions.policy import EffectivePolicy, action_policy_read, action_policy_set
-from decisions.rules import FLOORS, PolicyMode
+from decisions.policy import EffectivePolicy, action_policy_line, action_policy_read, action_policy_set
+from decisions.rules import PolicyMode
 
 
 def _as_dict(policy: EffectivePolicy) -> dict:
@@ -20,16 +19,6 @@ def _as_dict(policy: EffectivePolicy) -> dict:
     data["updated_at"] = policy.updated_at.isoformat() if policy.updated_at else None
     data["is_default"] = policy.is_default
     return data
-
-
-def _line(policy: EffectivePolicy) -> str:
-    if policy.mode == PolicyMode.ACT_AT:
-        how = f"act at certainty >= {policy.min_certainty:g}"
-    else:
-        how = "always ask" if policy.mode == PolicyMode.ASK_ALWAYS else "disabled"
-    wait = policy.approval_timeout_seconds or settings.APPROVAL_TIMEOUT_SECONDS
-    floor = f"; floor: {FLOORS[policy.action]}" if policy.action in FLOORS else ""
-    return f"{policy.action}: {how}; approvals wait {wait:,} s{floor}"
 
 
 class Command(BaseCommand):
@@ -63,4 +52,4 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(data if verb == "list" else data[0]))
             return
         for policy in policies:
-            self.stdout.write(_line(policy))
+            self.stdout.write(action_policy_line(policy))
