@@ -3,6 +3,7 @@ approvals. Each query is bounded, so cost and prompt size stay flat as history g
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from uuid import UUID
 
 from django.db.models import Exists, F, Func, Q, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -84,7 +85,7 @@ class CycleView:
     any_running: bool  # a cycle row still `running` (one a dead process left)
     any_pending_approval: bool
     any_new_answer: bool  # guidance or an outcome since the last cycle started
-    policy_version: object = None  # AgentState.policy_version (decisions.policy)
+    policy_version: UUID | None = None  # AgentState.policy_version: the policy is re-read when it moves
 
     @property
     def budget(self) -> dict:
@@ -134,8 +135,8 @@ def _cycle_view_query(day: date):
             # is itself a subquery would have PostgreSQL scan every memory.
             **{f"answered_{kind}": memory_latest_subquery(kind=kind, field="created_at") for kind in ANSWER_KINDS},
         )
-        .values("paused", "consecutive_failures", "policy_version", "used", "reserved", "cycles_today", "focus", "aroma",
-                "last_start", "any_running", "any_pending", *(f"answered_{kind}" for kind in ANSWER_KINDS))
+        .values("paused", "consecutive_failures", "policy_version", "used", "reserved", "cycles_today", "focus",
+                "aroma", "last_start", "any_running", "any_pending", *(f"answered_{kind}" for kind in ANSWER_KINDS))
         .order_by()[:1]
     )
 

@@ -264,7 +264,8 @@ def _refuse_disabled(cycle: Cycle, decision: ProactiveDecision, *, started: floa
     with transaction.atomic():
         memory_record(
             kind=MemoryKind.OUTCOME, content=f"Cycle #{cycle.pk} was discarded: {reason}",
-            meta={"cycle_id": cycle.pk, "status": Reason.ACTION_DISABLED, "action": decision.action}, cycle_id=cycle.pk,
+            meta={"cycle_id": cycle.pk, "status": Reason.ACTION_DISABLED, "action": decision.action},
+            cycle_id=cycle.pk,
         )
         run = _close(cycle, CycleStatus.FAILED, started=started, decision=decision,
                      reason=Reason.ACTION_DISABLED, error=reason, lean=lean)
