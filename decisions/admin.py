@@ -345,3 +345,4 @@ class CycleAdmin(ReadOnlyAdmin):
 
 
 from . import admin_schedules  # noqa: E402,F401  (the MasterSchedule admin, in its own module)
+from . import admin_policy  # noqa: E402, F401  (registers the ActionPolicy admin)

@@ -19,15 +19,25 @@ from memory.services import memory_record
 from .errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
 from .models import Approval, ApprovalKind, ApprovalStatus, Cycle, NotificationKind, Surface
 from .outbox import notification_enqueue
+from .policy import policy_current
 from .selectors import approval_effective_status
 from .texts import approval_request_text, expired_text, question_text
 
+# "Ask the action's policy for the timeout" (a caller with the cycle's policy passes its own).
+FROM_POLICY = object()
 
 
-def _approval_open(*, text, key: str, **fields) -> Approval:
+def _timeout_seconds(*, action: str, timeout_seconds) -> int:
+    """The action's policy timeout, else APPROVAL_TIMEOUT_SECONDS."""
+    if timeout_seconds is FROM_POLICY:
+        timeout_seconds = policy_current().rule(action).approval_timeout_seconds
+    return timeout_seconds or settings.APPROVAL_TIMEOUT_SECONDS
+
+
+def _approval_open(*, text, key: str, timeout_seconds=FROM_POLICY, **fields) -> Approval:
     """A pending approval and, in the same transaction, the outbox message that asks for it."""
-    expires_at = utc_now() + timedelta(seconds=settings.APPROVAL_TIMEOUT_SECONDS)
-    approval = Approval.objects.create(expires_at=expires_at, **fields)
+    wait = _timeout_seconds(action=fields["action"], timeout_seconds=timeout_seconds)
+    approval = Approval.objects.create(expires_at=utc_now() + timedelta(seconds=wait), **fields)
     notification_enqueue(
         kind=NotificationKind.APPROVAL_REQUEST,
         text=text(approval),
@@ -38,10 +48,11 @@ def _approval_open(*, text, key: str, **fields) -> Approval:
 
 
 @transaction.atomic
-def approval_request_decision(*, decision: dict, cycle: Cycle | None) -> Approval:
-    """A decision awaiting the Master's consent, and the message that asks for it."""
+def approval_request_decision(*, decision: dict, cycle: Cycle | None, timeout_seconds=FROM_POLICY) -> Approval:
+    """A decision awaiting the Master's consent, and the message that asks for it. It waits
+    `timeout_seconds` (None: APPROVAL_TIMEOUT_SECONDS; by default, the action's policy's)."""
     return _approval_open(
-        text=approval_request_text, key="request",
+        text=approval_request_text, key="request", timeout_seconds=timeout_seconds,
         kind=ApprovalKind.DECISION, action=decision["action"], payload=decision, cycle=cycle,
     )
 

@@ -25,6 +25,7 @@ class Reason:
     NO_CREDENTIALS = "no_credentials"
     BUDGET_EXHAUSTED = "budget_exhausted"
     INVALID_DECISION = "invalid_decision"
+    ACTION_DISABLED = "action_disabled"  # the Master's policy disables the chosen action
     ABANDONED = "abandoned"
     INTERNAL_ERROR = "internal_error"
 

@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models import Q
 
+from .rules import DEFAULT_MIN_CERTAINTY, PolicyMode
+
 
 class AgentState(models.Model):
     """A singleton row (pk=1): pause flag, schedule, and the cross-process cycle lock."""
@@ -18,6 +20,10 @@ class AgentState(models.Model):
     # The due time a proactive tick is waiting for (so the other ticks leave it to that one);
     # cleared when a cycle takes the lock.
     tick_waiting_for = models.DateTimeField(null=True, blank=True)
+    # Changed (a new random value) with every change of the action policy, in the same
+    # transaction: the cycle's one read carries it, and the policy is re-read only when it
+    # differs from the process's cached one. None: no policy was ever set (the defaults).
+    policy_version = models.UUIDField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -128,6 +134,7 @@ class Approval(models.Model):
     result = models.JSONField(null=True, blank=True)
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True, help_text="when the one reminder was queued")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -156,12 +163,45 @@ class Approval(models.Model):
         return f"Approval #{self.pk} {what} ({self.status})"
 
 
+class ActionPolicy(models.Model):
+    """The Master's policy for one action (decisions.policy). No row: act at 0.8."""
+
+    action = models.CharField(max_length=32, unique=True)
+    mode = models.CharField(max_length=16, choices=PolicyMode.choices, default=PolicyMode.ACT_AT)
+    min_certainty = models.FloatField(
+        default=DEFAULT_MIN_CERTAINTY, help_text="act alone at or above this certainty (mode act_at)"
+    )
+    approval_timeout_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="how long its approvals wait; empty: APPROVAL_TIMEOUT_SECONDS"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["action"]
+        verbose_name_plural = "action policies"
+        constraints = [
+            models.CheckConstraint(condition=Q(mode__in=PolicyMode.values), name="action_policy_mode_valid"),
+            models.CheckConstraint(
+                condition=Q(min_certainty__gte=0, min_certainty__lte=1), name="action_policy_certainty_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(approval_timeout_seconds__isnull=True) | Q(approval_timeout_seconds__gt=0),
+                name="action_policy_timeout_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.mode}"
+
+
 class NotificationKind(models.TextChoices):
     STARTUP = "startup", "Agent online"
     APPROVAL_REQUEST = "approval_request", "Approval request"
     SIGNIFICANT_RESULT = "significant_result", "Significant result"
     BUDGET_EXHAUSTED = "budget_exhausted", "Budget exhausted"
     APPROVAL_EXPIRED = "approval_expired", "Approval expired"
+    APPROVAL_REMINDER = "approval_reminder", "Approval reminder"
     MESSAGE = "message", "Message"
     DIGEST = "digest", "Digest"
 

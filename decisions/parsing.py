@@ -15,7 +15,9 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from actions.schemas import ACTIONS, DETAILS_MODELS, Details
 
-CERTAINTY_THRESHOLD = 0.8
+from .rules import DEFAULT_MIN_CERTAINTY, DEFAULT_RULE, ActionRule, PolicyMode
+
+CERTAINTY_THRESHOLD = DEFAULT_MIN_CERTAINTY
 SIGNIFICANCE_THRESHOLD = 0.8
 
 REASONING_MAX_CHARS = 4_000
@@ -105,17 +107,23 @@ def decision_parse(text: str) -> DecisionParse:
         return DecisionParse(error=f"unparseable reply ({type(exc).__name__})")
 
 
-def needs_approval(decision: ProactiveDecision) -> bool:
-    """Whether the Master must consent before this decision runs."""
+def needs_approval(decision: ProactiveDecision, rule: ActionRule = DEFAULT_RULE) -> bool:
+    """Whether the Master must consent before this decision runs, under the action's
+    policy `rule`. The hard floors come first: no policy lowers them."""
     if decision.action == "ask_master":
         return False  # asking is itself the consent path
-    if decision.certainty < CERTAINTY_THRESHOLD:
-        return True
     if decision.action == "proactive_outreach":
         return True  # contacting anyone but the Master always needs consent
-    if decision.action == "communicate":
-        return not decision.details_model.to_master
-    return False
+    if decision.action == "communicate" and not decision.details_model.to_master:
+        return True
+    if rule.mode == PolicyMode.ASK_ALWAYS:
+        return True
+    return decision.certainty < rule.min_certainty
+
+
+def is_disabled(decision: ProactiveDecision, rule: ActionRule = DEFAULT_RULE) -> bool:
+    """The Master disabled this action: the cycle fails, and the agent is told why."""
+    return rule.mode == PolicyMode.DISABLED
 
 
 def should_notify(decision: ProactiveDecision) -> bool:

@@ -9,7 +9,8 @@ size (and its token cost) stays flat however much history piles up.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .system_prompt import system_prompt_build
+from .rules import DEFAULT_POLICY, Policy
+from .system_prompt import system_prompt_build, system_prompt_max_chars
 
 ELLIPSIS = "…"
 NONE = "- none"
@@ -50,12 +51,14 @@ class PromptContext:
     answers: list[str] = field(default_factory=list)  # Master's answers, guidance, outcomes, expiries
     aroma: str = ""
     budget: dict = field(default_factory=dict)  # used, limit, usage_ratio, remaining, level
+    policy: Policy = DEFAULT_POLICY  # the Master's per-action policy (part of the system prompt)
 
 
 @dataclass(frozen=True)
 class Prompt:
     system: str
     user: str
+    policy: Policy = DEFAULT_POLICY  # what the system prompt told the agent, and the router applies
 
     @property
     def size(self) -> int:
@@ -77,7 +80,8 @@ def prompt_build(*, context: PromptContext) -> Prompt:
     ]
     user = "\n\n".join(sections)
     # Only reachable if the caps above are miscounted; the bound is a promise to the budget.
-    return Prompt(system=SYSTEM_PROMPT, user=_clip(user, _USER_MAX_CHARS))
+    system = SYSTEM_PROMPT if context.policy == DEFAULT_POLICY else system_prompt_build(context.policy)
+    return Prompt(system=system, user=_clip(user, _USER_MAX_CHARS), policy=context.policy)
 
 
 def _when(now) -> str:
@@ -169,4 +173,4 @@ def _bound() -> int:
 
 
 _USER_MAX_CHARS = _bound()
-PROMPT_MAX_CHARS = len(SYSTEM_PROMPT) + _USER_MAX_CHARS
+PROMPT_MAX_CHARS = system_prompt_max_chars() + _USER_MAX_CHARS

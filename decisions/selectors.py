@@ -3,6 +3,7 @@ approvals. Each query is bounded, so cost and prompt size stay flat as history g
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from uuid import UUID
 
 from django.db.models import Exists, F, Func, Q, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -20,6 +21,7 @@ from memory.selectors import (
 from .errors import ApprovalNotFound, CycleNotFound
 from .models import AgentState, Approval, ApprovalStatus, Cycle, CycleStatus
 from .pacing import DaySpend
+from .policy import policy_current, policy_for_version
 from .prompts import PromptContext
 
 PROMPT_ACTIONS = 10
@@ -83,6 +85,7 @@ class CycleView:
     any_running: bool  # a cycle row still `running` (one a dead process left)
     any_pending_approval: bool
     any_new_answer: bool  # guidance or an outcome since the last cycle started
+    policy_version: UUID | None = None  # AgentState.policy_version: the policy is re-read when it moves
 
     @property
     def budget(self) -> dict:
@@ -108,6 +111,7 @@ def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
         any_new_answer=any(
             (at := row[f"answered_{kind}"]) is not None and at > (row["last_start"] or _EPOCH) for kind in ANSWER_KINDS
         ),
+        policy_version=row["policy_version"],
     )
 
 
@@ -131,8 +135,8 @@ def _cycle_view_query(day: date):
             # is itself a subquery would have PostgreSQL scan every memory.
             **{f"answered_{kind}": memory_latest_subquery(kind=kind, field="created_at") for kind in ANSWER_KINDS},
         )
-        .values("paused", "consecutive_failures", "used", "reserved", "cycles_today", "focus", "aroma",
-                "last_start", "any_running", "any_pending", *(f"answered_{kind}" for kind in ANSWER_KINDS))
+        .values("paused", "consecutive_failures", "policy_version", "used", "reserved", "cycles_today", "focus",
+                "aroma", "last_start", "any_running", "any_pending", *(f"answered_{kind}" for kind in ANSWER_KINDS))
         .order_by()[:1]
     )
 
@@ -145,9 +149,11 @@ def prompt_context_gather(*, now: datetime | None = None, view: CycleView | None
         stats = budget_stats()["proactive"]
         focus, aroma, since = memory_current_focus(), memory_last_aroma(), _last_cycle_start()
         read_approvals = read_answers = True
+        policy = policy_current()
     else:
         stats, focus, aroma, since = view.budget, view.focus, view.aroma, view.last_cycle_start
         read_approvals, read_answers = view.any_pending_approval, view.any_new_answer
+        policy = policy_for_version(view.policy_version)
     approvals = approval_list(status=ApprovalStatus.PENDING, limit=PROMPT_APPROVALS) if read_approvals else []
     answers = memory_recent(kinds=ANSWER_KINDS, limit=PROMPT_ANSWERS, since=since) if read_answers else []
     return PromptContext(
@@ -163,6 +169,7 @@ def prompt_context_gather(*, now: datetime | None = None, view: CycleView | None
         aroma=aroma,
         budget={k: stats[k] for k in ("used", "limit", "usage_ratio", "remaining", "level")},
         now=now,
+        policy=policy,
     )
 
 

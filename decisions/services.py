@@ -21,15 +21,17 @@ from budget.models import Scope
 from budget.selectors import budget_stats
 from budget.text import text_clip
 from budget.usage import estimate_input_upper_bound
-from memory.services import memory_record_cycle, memory_update_working
+from memory.models import MemoryKind
+from memory.services import memory_record, memory_record_cycle, memory_update_working
 
 from .agent import agent_schedule, agent_state_get, cycle_lock_acquire, cycle_lock_release
 from .approvals import approval_request_decision
 from .effects import effects_apply, effects_report
 from .models import Cycle, CycleStatus
 from .pacing import DaySpend, next_run_delay
-from .parsing import ProactiveDecision, decision_parse, needs_approval, should_notify
+from .parsing import ProactiveDecision, decision_parse, is_disabled, needs_approval, should_notify
 from .prompts import Prompt, prompt_build
+from .rules import ActionRule, disabled_reason
 from .selectors import CycleView, cycle_view_read, pacing_day_spend, pacing_day_spend_after, prompt_context_gather
 from .cycle_records import (
     CycleRun, Reason, cycle_exhausted, cycle_skipped, cycles_fail_abandoned, over_reservation_tell,
@@ -207,13 +209,16 @@ def _decide_and_act(
     cycle.decision = decision.model_dump(mode="json")
     cycle.action, cycle.certainty, cycle.significance = decision.action, decision.certainty, decision.significance
 
-    if needs_approval(decision):
-        return _ask_approval(cycle, decision, started=started, lean=lean)
+    rule = prompt.policy.rule(decision.action)  # the policy the prompt told the agent
+    if is_disabled(decision, rule):
+        return _refuse_disabled(cycle, decision, started=started, lean=lean)
+    if needs_approval(decision, rule):
+        return _ask_approval(cycle, decision, started=started, lean=lean, rule=rule)
     if lean is not None and decision.action in WITHOUT_MODEL_CALLS:
         # Nothing to reserve, so the action's writes join the closing transaction.
         with transaction.atomic(), claude_calls_refused():
-            return _act(cycle, decision, started=started, lean=lean)
-    return _act(cycle, decision, started=started, lean=lean)
+            return _act(cycle, decision, started=started, lean=lean, rule=rule)
+    return _act(cycle, decision, started=started, lean=lean, rule=rule)
 
 
 # The actions whose handlers never call the model (claude_calls_refused makes one that
@@ -221,10 +226,12 @@ def _decide_and_act(
 WITHOUT_MODEL_CALLS = frozenset({"meditate", "communicate", "ask_master", "proactive_outreach"})
 
 
-def _act(cycle: Cycle, decision: ProactiveDecision, *, started: float, lean: _Lean | None) -> CycleRun:
+def _act(
+    cycle: Cycle, decision: ProactiveDecision, *, started: float, lean: _Lean | None, rule: ActionRule
+) -> CycleRun:
     result = action_execute(action=decision.action, details=decision.details, context=ActionContext(cycle_id=cycle.pk))
     if result.status == "needs_approval":  # the handler's own guard agrees with the router
-        return _ask_approval(cycle, decision, started=started, lean=lean)
+        return _ask_approval(cycle, decision, started=started, lean=lean, rule=rule)
     return _finish_executed(cycle, decision, result, started=started, lean=lean)
 
 
@@ -232,10 +239,14 @@ def _messages(prompt: Prompt) -> list[dict]:
     return [{"role": "user", "content": prompt.user}]
 
 
-def _ask_approval(cycle: Cycle, decision: ProactiveDecision, *, started: float, lean: _Lean | None = None) -> CycleRun:
+def _ask_approval(
+    cycle: Cycle, decision: ProactiveDecision, *, started: float, lean: _Lean | None = None, rule: ActionRule
+) -> CycleRun:
     # savepoint=False: inside the action's transaction (WITHOUT_MODEL_CALLS) this is its end.
     with transaction.atomic(savepoint=False):
-        approval = approval_request_decision(decision=cycle.decision, cycle=cycle)
+        approval = approval_request_decision(
+            decision=cycle.decision, cycle=cycle, timeout_seconds=rule.approval_timeout_seconds
+        )
         cycle.result = {"status": "awaiting_approval", "approval_id": approval.pk}
         memory_update_working(
             content=f"Waiting for the Master on approval #{approval.pk}: {decision.action}", cycle_id=cycle.pk
@@ -243,6 +254,22 @@ def _ask_approval(cycle: Cycle, decision: ProactiveDecision, *, started: float, 
         run = _close(cycle, CycleStatus.AWAITING_APPROVAL, started=started, decision=decision, lean=lean)
     _released(lean)
     run.approval_id = approval.pk
+    return run
+
+
+def _refuse_disabled(cycle: Cycle, decision: ProactiveDecision, *, started: float, lean: _Lean | None) -> CycleRun:
+    """The Master disabled the chosen action: the cycle fails as invalid, and the reason is
+    an outcome the agent reads under "Answers and guidance" next cycle."""
+    reason = disabled_reason(decision.action)
+    with transaction.atomic():
+        memory_record(
+            kind=MemoryKind.OUTCOME, content=f"Cycle #{cycle.pk} was discarded: {reason}",
+            meta={"cycle_id": cycle.pk, "status": Reason.ACTION_DISABLED, "action": decision.action},
+            cycle_id=cycle.pk,
+        )
+        run = _close(cycle, CycleStatus.FAILED, started=started, decision=decision,
+                     reason=Reason.ACTION_DISABLED, error=reason, lean=lean)
+    _released(lean)
     return run
 
 

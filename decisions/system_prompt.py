@@ -2,8 +2,10 @@
 
 It is the cached prefix of every cycle's request (`cache_control` on its block), so it
 must be byte-identical from one cycle to the next: no time, no id, no setting read here,
-nothing but constants. Its parts, in order: identity and principles, the Master's policy
-(the routing rules, from `parsing`'s thresholds), how a cycle reads its working memory,
+nothing but constants and the Master's action policy (`decisions.rules.Policy`, which
+changes only when the Master changes it; one text per policy, cached). Its parts, in
+order: identity and principles, the Master's policy (the routing rules, from `parsing`'s
+thresholds, and the Master's rule for each action set apart from the default), how a cycle reads its working memory,
 the decision format, and the action catalogue: each action's `details` fields generated
 from its pydantic schema in `actions/schemas.py` (so the text can't drift from what the
 parser accepts) and one example decision per action. Large enough to be cacheable on
@@ -11,11 +13,13 @@ every model family (see `budget.usage.cache_min_tokens`; a test counts it).
 """
 
 import json
+from functools import lru_cache
 
 from actions.models import PRIORITY_MOST_URGENT
 from actions.schemas import ACTIONS, DETAILS_MODELS, MASTER, MEDITATION_DEFAULT_SECONDS, MEDITATION_MAX_SECONDS
 
 from .parsing import CERTAINTY_THRESHOLD, REASONING_MAX_CHARS, SIGNIFICANCE_THRESHOLD
+from .rules import APPROVAL_TIMEOUT_MAX_SECONDS, DEFAULT_POLICY, ActionRule, Policy, PolicyMode
 
 _IDENTITY = """\
 # Who you are
@@ -42,14 +46,17 @@ you don't. Never hide a mistake.
 message. Never pretend to be a human, never invent facts, results or promises.
 """
 
-_POLICY = f"""\
+_POLICY_HEAD = f"""\
 # The Master's policy: when you act alone and when you ask
 Autonomy follows your certainty:
 - certainty >= {CERTAINTY_THRESHOLD}: you may act on your own.
 - certainty < {CERTAINTY_THRESHOLD}: the Master is asked to approve before anything runs.
+"""
+
+_POLICY_TAIL = f"""\
 - Messages to anyone other than the Master (proactive_outreach, or communicate to \
 another recipient) always wait for the Master's approval, whatever your certainty.
-- ask_master is always allowed: asking is how you seek consent and guidance. It never \
+- ask_master is how you seek consent and guidance. It never \
 waits for approval; the question itself goes to the Master, with your options as buttons.
 - significance >= {SIGNIFICANCE_THRESHOLD}: the outcome is reported to the Master, so \
 reserve high significance for what truly matters to them.
@@ -273,6 +280,36 @@ def _catalogue() -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def system_prompt_build() -> str:
-    """The whole system prompt; called once, at import (it depends on constants only)."""
-    return "\n".join([_IDENTITY, _POLICY, _READING, _CHOOSING, _FORMAT, _catalogue()])
+def _rule_text(action: str, rule: ActionRule) -> str:
+    if rule.mode == PolicyMode.DISABLED:
+        return f"- {action}: disabled. Never choose it."
+    if rule.mode == PolicyMode.ASK_ALWAYS:
+        text = f"- {action}: always asks the Master first."
+    else:
+        text = f"- {action}: act alone at certainty >= {rule.min_certainty:g}, else ask."
+    if rule.approval_timeout_seconds is not None:
+        text += f" Its approvals wait {rule.approval_timeout_seconds:,} s."
+    return text
+
+
+def _policy(policy: Policy) -> str:
+    """The policy section: the default rule, then the Master's own rule for each action
+    that has one (in the catalogue's order), then the floors no rule lowers."""
+    rules = [_rule_text(action, policy.rule(action)) for action in ACTIONS if not policy.rule(action).is_default]
+    if not rules:
+        return _POLICY_HEAD + _POLICY_TAIL
+    return _POLICY_HEAD + "The Master's own rules, per action:\n" + "\n".join(rules) + "\nAnd always:\n" + _POLICY_TAIL
+
+
+def system_prompt_max_chars() -> int:
+    """The longest system prompt any policy makes: every action with its own rule, at the
+    longest certainty (`:g` shows six digits) and timeout the policy service accepts."""
+    longest = ActionRule(mode=PolicyMode.ACT_AT, min_certainty=0.123457,
+                         approval_timeout_seconds=APPROVAL_TIMEOUT_MAX_SECONDS)
+    return len(system_prompt_build(Policy(rules=tuple((action, longest) for action in ACTIONS))))
+
+
+@lru_cache(maxsize=16)
+def system_prompt_build(policy: Policy = DEFAULT_POLICY) -> str:
+    """The whole system prompt for one policy (cached: the same policy, the same string)."""
+    return "\n".join([_IDENTITY, _policy(policy), _READING, _CHOOSING, _FORMAT, _catalogue()])

@@ -3,6 +3,7 @@
 from .approvals import approval_expire_due
 from .execution import approval_execute, approval_execute_stranded
 from .master_schedules import master_schedules_run_due
+from .reminders import approval_remind_due
 from .services import cycle_run, proactive_tick
 
 
@@ -11,8 +12,10 @@ def proactive_tick_task() -> str:
 
 
 def approval_expire_task() -> dict:
-    """The approvals sweep: expire overdue ones, execute approved ones left behind."""
-    return {"expired": approval_expire_due(), "executed": approval_execute_stranded()}
+    """The approvals sweep: expire overdue ones, remind the Master of those near expiry,
+    execute approved ones left behind."""
+    return {"expired": approval_expire_due(), "reminded": approval_remind_due(),
+            "executed": approval_execute_stranded()}
 
 
 def approval_execute_task(approval_id: int) -> str:

@@ -18,6 +18,7 @@ from budget.selectors import budget_stats
 from decisions.agent import agent_pause, agent_resume
 from decisions.approvals import approval_answer, approval_approve, approval_reject
 from decisions.models import ApprovalKind, ApprovalStatus, Surface
+from decisions.policy import action_policy_line, action_policy_read
 from decisions.selectors import approval_list
 from memory.selectors import memory_recent
 
@@ -148,6 +149,11 @@ def _memory(args: str, actor: str) -> str:
     return "\n".join(lines)
 
 
+def _policy(args: str, actor: str) -> str:
+    lines = [action_policy_line(policy) for policy in action_policy_read()]
+    return "\n".join(["Action policy (change it in the admin or the API):", *lines])
+
+
 def _help(args: str, actor: str) -> str:
     lines = ["I am your agent. Write to me to chat; reply to a question of mine to answer it.", "Commands:"]
     lines += [f"/{c.name}{f' {c.usage}' if c.usage else ''} - {c.summary}" for c in COMMANDS.values() if c.name != "start"]
@@ -172,6 +178,7 @@ COMMANDS: dict[str, Command] = {
                 schedule_commands.every),
         Command("schedules", "", "your schedules, with ids and next runs", schedule_commands.schedules),
         Command("unschedule", "<id>", "remove a schedule", schedule_commands.unschedule),
+        Command("policy", "", "which actions act alone, ask or are disabled", _policy),
         Command("help", "", "this list", _help),
         Command("start", "", "this list", _help),
     ]

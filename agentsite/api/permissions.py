@@ -9,6 +9,7 @@ from rest_framework.permissions import BasePermission, IsAdminUser
 
 DECIDE_APPROVAL = "decisions.decide_approval"
 CONTROL_AGENT = "decisions.control_agent"
+CHANGE_POLICY = "decisions.change_actionpolicy"
 
 
 class DecideApprovals(BasePermission):
@@ -25,6 +26,14 @@ class ControlAgent(BasePermission):
         return request.user.has_perm(CONTROL_AGENT)
 
 
+class ChangePolicy(BasePermission):
+    message = f"Changing the action policy needs the {CHANGE_POLICY} permission."
+
+    def has_permission(self, request, view):
+        return request.method in ("GET", "HEAD", "OPTIONS") or request.user.has_perm(CHANGE_POLICY)
+
+
 # IsAdminUser first: anonymous callers still get 401 and non-staff the usual 403.
 DECIDING = [IsAdminUser, DecideApprovals]
 CONTROLLING = [IsAdminUser, ControlAgent]
+POLICY_EDITING = [IsAdminUser, ChangePolicy]  # reading: staff; writing: the permission too

@@ -10,6 +10,7 @@ shape what the selectors and services return.
 
 from collections.abc import Mapping
 
+from django.conf import settings as django_settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from django.db import models
@@ -18,6 +19,7 @@ from rest_framework import serializers
 from actions.models import Skill, Task, TaskStatus
 from budget.models import LedgerEntry
 from decisions.models import Approval, ApprovalStatus, Cycle, CycleStatus, Surface
+from decisions.rules import APPROVAL_TIMEOUT_MAX_SECONDS, FLOORS as POLICY_FLOORS, PolicyMode
 from decisions.selectors import approval_effective_status
 from memory.models import MemoryEntry, MemoryKind
 
@@ -325,3 +327,40 @@ class AgentStatusSerializer(serializers.Serializer):
 
 class RunCycleSerializer(serializers.Serializer):
     task_id = serializers.CharField(help_text="the Django-Q2 task id of the queued cycle")
+
+
+# --- action policies ------------------------------------------------------------------------
+
+
+class ActionPolicySerializer(serializers.Serializer):
+    action = serializers.CharField()
+    mode = serializers.ChoiceField(choices=PolicyMode.choices)
+    min_certainty = serializers.FloatField(help_text="mode act_at: act alone at or above this certainty")
+    approval_timeout_seconds = serializers.IntegerField(
+        allow_null=True, help_text="how long its approvals wait; null: APPROVAL_TIMEOUT_SECONDS"
+    )
+    effective_timeout_seconds = serializers.SerializerMethodField()
+    floor = serializers.SerializerMethodField(help_text="what no policy changes for this action, if anything")
+    is_default = serializers.BooleanField()
+    updated_at = serializers.DateTimeField(allow_null=True)
+    updated_by = serializers.CharField()
+
+    def get_effective_timeout_seconds(self, policy) -> int:
+        return policy.approval_timeout_seconds or django_settings.APPROVAL_TIMEOUT_SECONDS
+
+    def get_floor(self, policy) -> str | None:
+        return POLICY_FLOORS.get(policy.action)
+
+
+class ActionPolicyInputSerializer(StrictInputSerializer):
+    mode = serializers.ChoiceField(choices=PolicyMode.choices)
+    min_certainty = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    approval_timeout_seconds = StrictIntegerField(
+        required=False, allow_null=True, min_value=1, max_value=APPROVAL_TIMEOUT_MAX_SECONDS
+    )
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and isinstance(data.get("min_certainty"), (bool, str)):
+            raise serializers.ValidationError({"min_certainty": ["A number from 0 to 1."]})
+        return super().to_internal_value(data)
+

@@ -13,7 +13,7 @@ from rest_framework.permissions import AllowAny
 
 from . import schema  # noqa: F401  (registers the OpenAPI extensions)
 from .exceptions import as_not_found, error_body
-from .views import agent, approvals, budget, cycles, master_schedules, memory, root, skills, tasks
+from .views import agent, approvals, budget, cycles, master_schedules, memory, policies, root, skills, tasks
 
 app_name = "api"
 
@@ -51,6 +51,8 @@ urlpatterns = [
     path("memory/", memory.MemoryListApi.as_view(), name="memory-list"),
     path("schedules/", master_schedules.MasterScheduleListApi.as_view(), name="schedule-list"),
     path("schedules/<int:pk>/", master_schedules.MasterScheduleDetailApi.as_view(), name="schedule-detail"),
+    path("policies/", policies.PolicyListApi.as_view(), name="policy-list"),
+    path("policies/<str:action>/", policies.PolicyDetailApi.as_view(), name="policy-detail"),
     path("agent/", agent.AgentStatusApi.as_view(), name="agent"),
     path("agent/pause/", agent.AgentPauseApi.as_view(), name="agent-pause"),
     path("agent/resume/", agent.AgentResumeApi.as_view(), name="agent-resume"),

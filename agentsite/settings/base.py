@@ -248,6 +248,9 @@ APPROVAL_TIMEOUT_SECONDS = env.int("APPROVAL_TIMEOUT_SECONDS", 3600, min=1, max=
 # UTC hour; -1 creates none. Once created it is the Master's schedule: disabling or deleting
 # it sticks, and a later change of this hour does not move it (edit its cron instead).
 DAILY_DIGEST_HOUR = env.int("DAILY_DIGEST_HOUR", 8, min=-1, max=23, unit="(UTC hour; -1: no daily digest)")
+# One reminder to the Master when a pending approval has used this fraction of its time
+# (0 turns reminders off; below 1).
+APPROVAL_REMINDER_FRACTION = env.float("APPROVAL_REMINDER_FRACTION", 0.75, min=0, max=0.99)
 
 # Every value listed here is scrubbed from log records (see agentsite.core.redaction).
 SECRET_SETTING_NAMES = tuple(SECRET_VARIABLES.values())

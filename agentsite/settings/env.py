@@ -116,19 +116,23 @@ class StrictEnv(environ.Env):
             raise ConfigError(name, raw, expected)
         return value
 
-    def float(self, name, default, *, above=None, max=None, unit=""):  # noqa: A002,A003
+    def float(self, name, default, *, above=None, min=None, max=None, unit=""):  # noqa: A002,A003
         raw = self.raw(name)
         if raw is None:
             return default
         expected = "a number" + (f" {unit}" if unit else "")
         if above is not None:
             expected += f" above {above}"
+        elif min is not None:
+            expected += f" from {min}"
         if max is not None:
-            expected += f"{' and' if above is not None else ','} at most {max}"
+            expected += f" to {max}" if min is not None and above is None else \
+                f"{' and' if above is not None else ','} at most {max}"
         if not _DECIMAL.fullmatch(raw):
             raise ConfigError(name, raw, expected)
         value = float(raw)
-        if (above is not None and not value > above) or (max is not None and value > max):
+        if (above is not None and not value > above) or (min is not None and not value >= min) \
+                or (max is not None and value > max):
             raise ConfigError(name, raw, expected)
         return value
 

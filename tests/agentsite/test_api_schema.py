@@ -35,6 +35,7 @@ API_PATHS = {
     "/api/approvals/{id}/answer/", "/api/tasks/", "/api/tasks/{id}/", "/api/skills/",
     "/api/skills/{id}/", "/api/memory/", "/api/agent/", "/api/agent/pause/", "/api/agent/resume/",
     "/api/agent/run-cycle/", "/api/schedules/", "/api/schedules/{id}/",
+    "/api/policies/", "/api/policies/{action}/",
 }
 
 

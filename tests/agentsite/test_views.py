@@ -72,6 +72,6 @@ def test_the_api_root_lists_every_endpoint(client):
     body = client.get("/api/").json()
     assert body["tasks"] == "http://testserver/api/tasks/" and body["docs"] == "http://testserver/api/docs/"
     assert set(body) == {"agent", "approvals", "budget", "cycles", "ledger", "memory", "skills", "tasks",
-                         "schedules", "schema", "docs"}
+                         "schedules", "schema", "docs", "policies"}
     for url in body.values():  # each one answers (staff-only ones ask for credentials)
         assert client.get(url.removeprefix("http://testserver")).status_code in (200, 401, 403)

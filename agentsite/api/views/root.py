@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 ENDPOINTS = {
     "agent": "api:agent", "approvals": "api:approval-list", "budget": "api:budget",
     "cycles": "api:cycle-list", "ledger": "api:ledger-list", "memory": "api:memory-list",
-    "schedules": "api:schedule-list", "skills": "api:skill-list", "tasks": "api:task-list",
-    "schema": "api:schema", "docs": "api:docs",
+    "policies": "api:policy-list", "schedules": "api:schedule-list", "skills": "api:skill-list",
+    "tasks": "api:task-list", "schema": "api:schema", "docs": "api:docs",
 }
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('decisions', '0004_lean_cycle_indexes'),
+        ('decisions', '0005_action_policy'),
     ]
 
     operations = [
