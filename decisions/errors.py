@@ -37,3 +37,10 @@ class QueueUnavailable(ApplicationError):
 class CycleNotFound(NotFound):
     def __init__(self, *, cycle_id: int) -> None:
         super().__init__(f"Cycle #{cycle_id} does not exist")
+
+
+class ApprovalEditInvalid(ApplicationError):
+    """The Master's edit of a decision's details does not pass the action's schema (400);
+    `extra["field"]` names the first field at fault."""
+
+    kind = "invalid"
