@@ -25,16 +25,12 @@ class Details(BaseModel):
 
 
 class DevelopSkillDetails(Details):
-    EDITABLE_TEXT_FIELD: ClassVar[str | None] = "approach"
-
     skill_name: str = Field(min_length=1, max_length=SKILL_NAME_MAX_CHARS)
     approach: str = Field(default="", max_length=2_000)
     duration_estimate: int | None = Field(default=None, ge=0, le=24 * 60)
 
 
 class WorkOnTaskDetails(Details):
-    EDITABLE_TEXT_FIELD: ClassVar[str | None] = "approach"
-
     task_id: int = Field(ge=1)
     approach: str = Field(default="", max_length=2_000)
 

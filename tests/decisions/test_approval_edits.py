@@ -114,7 +114,7 @@ def test_an_edit_cannot_be_applied_to_a_decided_approval(master):
 
 def test_the_edit_helpers():
     assert editable_text_field("proactive_outreach") == "message"
-    assert editable_text_field("develop_skill") == "approach"
+    assert editable_text_field("communicate") == "message" and editable_text_field("develop_skill") is None
     assert editable_text_field("meditate") is None and editable_text_field("nonsense") is None
     assert details_edited(action="meditate", original={"duration": 60}, changes={"duration": 5000}) == {
         "duration": 600, "reflection_topic": "",  # capped, exactly as the model's own decision
