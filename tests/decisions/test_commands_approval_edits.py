@@ -27,7 +27,7 @@ def test_approve_with_set_and_details_runs_the_edit(django_capture_on_commit_cal
         )
     assert (code, err) == (0, "")
     body = json.loads(out)
-    assert body["id"] == approval.pk
+    assert body["id"] == approval.pk and body["edited_details"]["message"] == "Hello = hi"
     approval.refresh_from_db()
     assert approval.edited_details == {"chat_id": 5555, "message": "Hello = hi", "purpose": "say hi"}
     assert Notification.objects.get(chat_id=5555).text == "Hello = hi"
