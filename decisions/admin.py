@@ -157,7 +157,8 @@ class ApprovalAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return (
             "kind", "status_display", "action", "certainty", "significance", "reasoning", "details_table",
-            "edited_details_table", "question_text", "question_context", "options_list", "decided_by", "decided_via", "decided_at",
+            "edited_details_table", "question_text", "question_context", "options_list", "decided_by", "decided_via",
+            "decided_at",
             "note", "answer", "result_block", "cycle_link", "notifications_link", "created_at", "expires_at",
             "payload_block",
         )

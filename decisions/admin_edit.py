@@ -75,5 +75,6 @@ def approval_edit_posted(approval: Approval, data: QueryDict) -> dict | None:
         if key not in data:
             continue
         value = data[key]
-        posted[name] = None if value == "" and not isinstance(field.widget, (forms.Textarea, forms.TextInput)) else value
+        is_text = isinstance(field.widget, (forms.Textarea, forms.TextInput))
+        posted[name] = None if value == "" and not is_text else value
     return posted

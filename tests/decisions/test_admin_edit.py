@@ -19,7 +19,8 @@ APPROVALS = "/admin/decisions/approval/"
 def test_the_page_shows_one_prefilled_field_per_detail(admin_client, master):
     approval = ApprovalFactory(action="proactive_outreach")
     html = admin_client.get(f"{APPROVALS}{approval.pk}/change/").content.decode()
-    assert re.search(r'<textarea name="details-message"[^>]*id="id_details-message"[^>]*>\s*Hello from the agent</textarea>', html)
+    message = r'<textarea name="details-message"[^>]*id="id_details-message"[^>]*>\s*Hello from the agent</textarea>'
+    assert re.search(message, html)
     assert re.search(r'<input type="number" name="details-chat_id" value="5555"', html)
     assert re.search(r'<input type="text" name="details-purpose" value="introduce"', html)
 

@@ -34,7 +34,9 @@ def test_an_edited_outreach_sends_the_edited_text_and_keeps_the_original(
 ):
     approval = ApprovalFactory(action="proactive_outreach", certainty=0.99)
     with django_capture_on_commit_callbacks(execute=True):
-        approval_approve(approval_id=approval.pk, by="master", via="api", details={"message": "  Hi, I am the agent.  "})
+        approval_approve(
+            approval_id=approval.pk, by="master", via="api", details={"message": "  Hi, I am the agent.  "}
+        )
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.EXECUTED
     assert approval.payload["details"] == OUTREACH  # the original, untouched
@@ -86,7 +88,9 @@ def test_an_edit_passes_the_same_rules_as_the_models_decision(master):
 def test_an_edited_communicate_to_another_chat_is_sent_there(master, django_capture_on_commit_callbacks):
     approval = ApprovalFactory(action="communicate", details={"recipient": "4242", "message": "hi"})
     with django_capture_on_commit_callbacks(execute=True):
-        approval_approve(approval_id=approval.pk, by="m", via="cli", details={"message": "hello there", "recipient": "4343"})
+        approval_approve(
+            approval_id=approval.pk, by="m", via="cli", details={"message": "hello there", "recipient": "4343"}
+        )
     assert Notification.objects.get(chat_id=4343).text == "hello there"
     assert not Notification.objects.filter(chat_id=4242).exists()
 

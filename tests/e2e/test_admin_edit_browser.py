@@ -42,7 +42,8 @@ def test_the_master_edits_an_outreach_message_and_the_edited_text_is_sent(
     # An invalid edit is refused on the page and nothing changes.
     message.fill("   ")
     page.click("#approve-button")
-    expect(page.locator("ul.messagelist")).to_contain_text("Nothing changed: invalid edit of proactive_outreach: message")
+    refusal = "Nothing changed: invalid edit of proactive_outreach: message"
+    expect(page.locator("ul.messagelist")).to_contain_text(refusal)
     expect(page.locator("#approval-status")).to_have_text("pending")
 
     page.locator("#id_details-message").fill(EDITED)
