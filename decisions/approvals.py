@@ -239,7 +239,10 @@ def approval_expire_due() -> int:
             approval.status = ApprovalStatus.EXPIRED
             approval.decided_at = utc_now()
             approval.decided_via = Surface.SYSTEM
-            approval.save(update_fields=["status", "decided_at", "decided_via", "updated_at"])
+            approval.edit_chat_id = approval.edit_requested_at = None  # a waiting Telegram edit expires with it
+            approval.save(update_fields=[
+                "status", "decided_at", "decided_via", "edit_chat_id", "edit_requested_at", "updated_at",
+            ])
             what = _what(approval)
             memory_record(
                 kind=MemoryKind.OUTCOME,

@@ -36,7 +36,7 @@ def test_an_invalid_edit_is_a_400_naming_the_field_and_nothing_changes(api):
     response = api.post(f"/api/approvals/{approval.pk}/approve/", {"details": {"message": ""}}, format="json")
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "invalid" and "message" in body["detail"] and "at least 1 character" in body["detail"]
+    assert body["code"] == "invalid" and body["field"] == "message" and "at least 1 character" in body["detail"]
     approval.refresh_from_db()
     assert (approval.status, approval.edited_details) == (ApprovalStatus.PENDING, None)
     assert not Notification.objects.filter(chat_id=5555).exists()

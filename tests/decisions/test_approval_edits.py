@@ -11,6 +11,7 @@ from decisions.approval_edits import details_edit_summary, details_edited, edita
 from decisions.approvals import (
     EDIT_REPLY_WINDOW,
     approval_approve,
+    approval_expire_due,
     approval_approve_text,
     approval_edit_request,
     approval_edit_waiting,
@@ -175,3 +176,14 @@ def test_an_edit_request_needs_a_pending_decision_with_a_text(master):
     with pytest.raises(ApprovalEditInvalid, match="edit its details in the admin or the API"):
         approval_edit_request(approval_id=meditate.pk, chat_id=1001)
     assert Approval.objects.get(pk=meditate.pk).edit_chat_id is None
+
+
+def test_a_waiting_edit_expires_with_its_approval(master, settings):
+    settings.APPROVAL_TIMEOUT_SECONDS = 600
+    approval = ApprovalFactory(action="proactive_outreach")
+    approval_edit_request(approval_id=approval.pk, chat_id=1001)
+    with time_machine.travel(utc_now() + timedelta(seconds=601)):
+        assert approval_edit_waiting(chat_id=1001) is None  # past its deadline, before the sweep
+        assert approval_expire_due() == 1
+    approval.refresh_from_db()
+    assert (approval.status, approval.edit_chat_id, approval.edit_requested_at) == (ApprovalStatus.EXPIRED, None, None)
