@@ -54,8 +54,9 @@ def details_edited(*, action: str, original: dict, changes: dict) -> dict | None
 
 def details_edit_summary(*, original: dict, edited: dict) -> str:
     """'message: "Hi" -> "Hello"; purpose: "" -> "intro"', each value cut short."""
-    changed = [key for key in edited if original.get(key) != edited.get(key)]
-    return "; ".join(f"{key}: {_shown(original.get(key))} -> {_shown(edited.get(key))}" for key in changed)
+    pairs = ((key, _shown(original.get(key)), _shown(edited.get(key))) for key in edited)
+    # Compared as shown: a default the original left out ("" or None) is no change.
+    return "; ".join(f"{key}: {before} -> {after}" for key, before, after in pairs if before != after)
 
 
 def _normalised(model: type[Details], details: dict) -> dict:

@@ -127,6 +127,9 @@ def test_the_edit_helpers():
     long = "y" * 500
     summary = details_edit_summary(original={"message": "a", "purpose": "p"}, edited={"message": long, "purpose": "p"})
     assert summary.startswith('message: "a" -> "yyy') and len(summary) < 200 and "purpose" not in summary
+    assert details_edit_summary(original={"message": "a"}, edited={"message": "b", "purpose": ""}) == (
+        'message: "a" -> "b"'
+    )
 
 
 # --- reject with feedback -------------------------------------------------------------
