@@ -135,7 +135,7 @@ def approval_outcome(approval: Approval) -> str | None:
     status = approval_effective_status(approval)
     by = f" by {approval.decided_by}" if approval.decided_by else ""
     if status in (ApprovalStatus.APPROVED, ApprovalStatus.EXECUTED, ApprovalStatus.FAILED):
-        return f"✅ Approved{by}"
+        return f"✅ Edited and approved{by}" if approval.edited_details is not None else f"✅ Approved{by}"
     if status == ApprovalStatus.REJECTED:
         return f"❌ Rejected{by}"
     if status == ApprovalStatus.ANSWERED:

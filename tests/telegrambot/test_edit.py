@@ -72,6 +72,9 @@ def test_edit_tap_then_the_next_text_becomes_the_message_and_is_sent(bot, django
     assert any(t.startswith(f"Edited and approved #{approval.pk}") for t in bot.texts(MASTER))
     stored = ChatMessage.objects.get(text="Good evening, I am the Master's agent.")
     assert stored.kind == MessageKind.COMMAND  # never chat history for the model
+    # A later tap on the request's old buttons shows how it ended.
+    handle(tap(f"approve:{approval.pk}"), deliver=False)
+    assert bot.calls("editMessageText")[-1]["text"].endswith("✅ Edited and approved by master")
 
 
 def test_the_next_text_after_the_window_is_chat_again(bot, claude):
