@@ -2,7 +2,7 @@
 these before anything runs; unknown extra keys are ignored."""
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -19,6 +19,10 @@ _CHAT_ID = re.compile(r"-?[0-9]{1,16}")
 class Details(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
+    # The one detail that is "the text" of a decision, which the Master may rewrite in one
+    # step (Telegram's Edit button and /edit, `approvals edit`); None: edit it field by field.
+    EDITABLE_TEXT_FIELD: ClassVar[str | None] = None
+
 
 class DevelopSkillDetails(Details):
     skill_name: str = Field(min_length=1, max_length=SKILL_NAME_MAX_CHARS)
@@ -32,6 +36,8 @@ class WorkOnTaskDetails(Details):
 
 
 class CommunicateDetails(Details):
+    EDITABLE_TEXT_FIELD: ClassVar[str | None] = "message"
+
     recipient: str = Field(default=MASTER, max_length=64)
     message: str = Field(min_length=1, max_length=4_000)
     priority: Literal["low", "medium", "high"] = "medium"
@@ -82,6 +88,8 @@ class AskMasterDetails(Details):
 
 
 class ProactiveOutreachDetails(Details):
+    EDITABLE_TEXT_FIELD: ClassVar[str | None] = "message"
+
     chat_id: int = Field(gt=-CHAT_ID_LIMIT, lt=CHAT_ID_LIMIT)
     message: str = Field(min_length=1, max_length=4_000)
     purpose: str = Field(default="", max_length=500)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from agentsite.core.errors import ApplicationError
 from agentsite.core.admin_helpers import ReadOnlyAdmin, change_link, pre_block
 
+from .admin_edit import approval_edit_form, approval_edit_posted
 from .approvals import approval_answer, approval_approve, approval_reject
 from .errors import ApprovalNotFound
 from .models import Approval, ApprovalKind, ApprovalStatus, Cycle, Surface
@@ -145,7 +146,8 @@ class ApprovalAdmin(ReadOnlyAdmin):
         if obj is not None and obj.kind == ApprovalKind.QUESTION:
             asked = ("kind", "status_display", "question_text", "question_context", "options_list")
         else:
-            asked = ("kind", "status_display", "action", "certainty", "significance", "reasoning", "details_table")
+            asked = ("kind", "status_display", "action", "certainty", "significance", "reasoning", "details_table",
+                     "edited_details_table")
         return (
             (None, {"fields": asked}),
             ("Outcome", {"fields": ("decided_by", "decided_via", "decided_at", "note", "answer", "result_block")}),
@@ -155,7 +157,8 @@ class ApprovalAdmin(ReadOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return (
             "kind", "status_display", "action", "certainty", "significance", "reasoning", "details_table",
-            "question_text", "question_context", "options_list", "decided_by", "decided_via", "decided_at",
+            "edited_details_table", "question_text", "question_context", "options_list", "decided_by", "decided_via",
+            "decided_at",
             "note", "answer", "result_block", "cycle_link", "notifications_link", "created_at", "expires_at",
             "payload_block",
         )
@@ -168,6 +171,10 @@ class ApprovalAdmin(ReadOnlyAdmin):
     def details_table(self, obj: Approval) -> str:
         details = obj.payload.get("details")
         return mapping_table(details) if isinstance(details, dict) else pre_block(details)
+
+    @admin.display(description="details as the Master edited them")
+    def edited_details_table(self, obj: Approval) -> str:
+        return mapping_table(obj.edited_details) if obj.edited_details is not None else "-"
 
     @admin.display(description="question")
     def question_text(self, obj: Approval) -> str:
@@ -204,8 +211,10 @@ class ApprovalAdmin(ReadOnlyAdmin):
         extra_context = {**(extra_context or {})}
         obj = self.get_object(request, object_id)
         if obj is not None:
+            can_decide = self.can_decide(request) and approval_effective_status(obj) == ApprovalStatus.PENDING
             extra_context.update(
-                can_decide=self.can_decide(request) and approval_effective_status(obj) == ApprovalStatus.PENDING,
+                can_decide=can_decide,
+                edit_form=approval_edit_form(obj) if can_decide else None,
                 is_question=obj.kind == ApprovalKind.QUESTION,
                 options=list(enumerate(obj.options or [])),
                 effective_status=approval_effective_status(obj),
@@ -235,11 +244,17 @@ class ApprovalAdmin(ReadOnlyAdmin):
             if approval_id is None:
                 raise ApprovalNotFound(f"approval {object_id!r} does not exist")
             if verb == "approve":
-                approval_approve(approval_id=approval_id, by=by, via=Surface.ADMIN, note=note)
-                messages.success(request, f"Approved #{approval_id}; its execution has been queued.")
+                approval = Approval.objects.filter(pk=approval_id).first()
+                details = approval_edit_posted(approval, request.POST) if approval else None
+                approval = approval_approve(approval_id=approval_id, by=by, via=Surface.ADMIN, note=note,
+                                            details=details)
+                edited = " with your edit" if approval.edited_details is not None else ""
+                messages.success(request, f"Approved #{approval_id}{edited}; its execution has been queued.")
             elif verb == "reject":
-                approval_reject(approval_id=approval_id, by=by, via=Surface.ADMIN, note=note)
-                messages.success(request, f"Rejected #{approval_id}.")
+                feedback = request.POST.get("feedback", "").strip() or note
+                approval_reject(approval_id=approval_id, by=by, via=Surface.ADMIN, feedback=feedback)
+                messages.success(request, f"Rejected #{approval_id}" + (
+                    "; your feedback is the agent's guidance next cycle." if feedback else "."))
             else:
                 answer = request.POST.get("option") or request.POST.get("answer", "")
                 approval_answer(approval_id=approval_id, answer=answer, by=by, via=Surface.ADMIN)

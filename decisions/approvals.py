@@ -16,7 +16,8 @@ from agentsite.core.tasks import task_enqueue
 from memory.models import MemoryKind
 from memory.services import memory_record
 
-from .errors import ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
+from .approval_edits import details_edit_summary, details_edited, editable_text_field
+from .errors import ApprovalEditInvalid, ApprovalNotFound, ApprovalNotPending, ApprovalWrongKind
 from .models import Approval, ApprovalKind, ApprovalStatus, Cycle, NotificationKind, Surface
 from .outbox import notification_enqueue
 from .policy import policy_current
@@ -25,6 +26,11 @@ from .texts import approval_request_text, expired_text, question_text
 
 # "Ask the action's policy for the timeout" (a caller with the cycle's policy passes its own).
 FROM_POLICY = object()
+
+# How long a Telegram "Edit" tap waits for the Master's next text (and never past the
+# approval's own deadline).
+EDIT_REPLY_WINDOW = timedelta(minutes=30)
+FEEDBACK_MAX_CHARS = 2_000
 
 
 def _timeout_seconds(*, action: str, timeout_seconds) -> int:
@@ -93,20 +99,38 @@ def _decide(approval: Approval, *, status: str, by: str, via: str, note: str = "
     approval.decided_at = utc_now()
     approval.note = note
     approval.answer = answer
-    approval.save(update_fields=["status", "decided_by", "decided_via", "decided_at", "note", "answer", "updated_at"])
+    approval.edit_chat_id = approval.edit_requested_at = None  # a waiting Telegram edit ends with it
+    approval.save(update_fields=[
+        "status", "decided_by", "decided_via", "decided_at", "note", "answer", "edited_details",
+        "edit_chat_id", "edit_requested_at", "updated_at",
+    ])
 
 
 @transaction.atomic
-def approval_approve(*, approval_id: int, by: str, via: str = Surface.SYSTEM, note: str = "") -> Approval:
-    """Approve a pending decision; its execution is queued once the approval is committed."""
+def approval_approve(
+    *, approval_id: int, by: str, via: str = Surface.SYSTEM, note: str = "", details: dict | None = None
+) -> Approval:
+    """Approve a pending decision; its execution is queued once the approval is committed.
+
+    `details`: the Master's changes to the decision's details (the fields given replace
+    the decision's, the others stay), validated by the action's schema; an invalid edit
+    raises ApprovalEditInvalid and nothing changes. The original stays in `payload`."""
     approval = _lock_pending(approval_id=approval_id)
     if approval.kind != ApprovalKind.DECISION:
         raise ApprovalWrongKind(f"approval #{approval_id} is a question: answer it instead")
+    original = (approval.payload or {}).get("details") or {}
+    if details is not None:
+        approval.edited_details = details_edited(action=approval.action, original=original, changes=details)
     _decide(approval, status=ApprovalStatus.APPROVED, by=by, via=via, note=note)
+    content = f"The Master approved {approval.action} (approval #{approval.pk})"
+    if approval.edited_details is not None:
+        content += " after editing it: " + details_edit_summary(original=original, edited=approval.edited_details)
+    if note:
+        content += f" (note: {note})" if approval.edited_details is not None else f": {note}"
     memory_record(
         kind=MemoryKind.OUTCOME,
-        content=f"The Master approved {approval.action} (approval #{approval.pk})" + (f": {note}" if note else ""),
-        meta={"approval_id": approval.pk, "status": "approved"},
+        content=content,
+        meta={"approval_id": approval.pk, "status": "approved", "edited": approval.edited_details is not None},
         cycle_id=approval.cycle_id,
     )
     # robust: a broker outage must not turn a recorded approval into an error; the sweep
@@ -121,17 +145,69 @@ def _queue_execution(approval_id: int) -> None:
 
 
 @transaction.atomic
-def approval_reject(*, approval_id: int, by: str, via: str = Surface.SYSTEM, note: str = "") -> Approval:
+def approval_reject(
+    *, approval_id: int, by: str, via: str = Surface.SYSTEM, feedback: str = "", note: str = ""
+) -> Approval:
+    """Reject a pending approval. `feedback` (or, as before, `note`) is kept as the note and
+    becomes guidance the next prompt shows: "The Master rejected X: <feedback>"."""
+    feedback = (feedback or note or "").strip()[:FEEDBACK_MAX_CHARS]
     approval = _lock_pending(approval_id=approval_id)
-    _decide(approval, status=ApprovalStatus.REJECTED, by=by, via=via, note=note)
+    _decide(approval, status=ApprovalStatus.REJECTED, by=by, via=via, note=feedback)
     what = _what(approval)
     memory_record(
-        kind=MemoryKind.OUTCOME,
-        content=f"The Master rejected {what} (approval #{approval.pk})" + (f": {note}" if note else ": no reason given"),
-        meta={"approval_id": approval.pk, "status": "rejected"},
+        kind=MemoryKind.GUIDANCE if feedback else MemoryKind.OUTCOME,
+        content=f"The Master rejected {what} (approval #{approval.pk})"
+        + (f": {feedback}" if feedback else ": no reason given"),
+        meta={"approval_id": approval.pk, "status": "rejected", "feedback": bool(feedback)},
         cycle_id=approval.cycle_id,
     )
     return approval
+
+
+def approval_approve_text(*, approval_id: int, text: str, by: str, via: str) -> Approval:
+    """Approve a decision with its text (its action's EDITABLE_TEXT_FIELD, e.g. an
+    outreach's `message`) replaced by `text`: Telegram's Edit and /edit, `approvals edit`."""
+    if not (text or "").strip():
+        raise ApprovalEditInvalid("the new text is empty", extra={"field": "text"})
+    approval = Approval.objects.filter(pk=approval_id).only("kind", "action").first()
+    if approval is None:
+        raise ApprovalNotFound(f"approval #{approval_id} does not exist")
+    field = editable_text_field(approval.action) if approval.kind == ApprovalKind.DECISION else None
+    if field is None:
+        raise ApprovalEditInvalid(
+            f"approval #{approval_id} ({approval.action or 'a question'}) has no text to replace: "
+            "edit its details in the admin or the API"
+        )
+    return approval_approve(approval_id=approval_id, by=by, via=via, details={field: text})
+
+
+@transaction.atomic
+def approval_edit_request(*, approval_id: int, chat_id: int) -> Approval:
+    """Telegram's Edit tap: the Master's next text in `chat_id` becomes the decision's text
+    (`approval_edit_waiting`), until EDIT_REPLY_WINDOW passes or the approval is decided."""
+    approval = _lock_pending(approval_id=approval_id)
+    if approval.kind != ApprovalKind.DECISION or editable_text_field(approval.action) is None:
+        raise ApprovalEditInvalid(
+            f"approval #{approval_id} has no text to replace: edit its details in the admin or the API"
+        )
+    # One waiting edit per chat: the newest tap wins.
+    Approval.objects.filter(edit_chat_id=chat_id).exclude(pk=approval.pk).update(
+        edit_chat_id=None, edit_requested_at=None
+    )
+    approval.edit_chat_id, approval.edit_requested_at = chat_id, utc_now()
+    approval.save(update_fields=["edit_chat_id", "edit_requested_at", "updated_at"])
+    return approval
+
+
+def approval_edit_waiting(*, chat_id: int) -> Approval | None:
+    """The pending decision whose Edit the Master tapped in this chat, if still waiting."""
+    now = utc_now()
+    return (
+        Approval.objects.filter(
+            edit_chat_id=chat_id, status=ApprovalStatus.PENDING, expires_at__gt=now,
+            edit_requested_at__gt=now - EDIT_REPLY_WINDOW,
+        ).order_by("-edit_requested_at").first()
+    )
 
 
 @transaction.atomic
@@ -176,7 +252,10 @@ def approval_expire_due() -> int:
             approval.status = ApprovalStatus.EXPIRED
             approval.decided_at = utc_now()
             approval.decided_via = Surface.SYSTEM
-            approval.save(update_fields=["status", "decided_at", "decided_via", "updated_at"])
+            approval.edit_chat_id = approval.edit_requested_at = None  # a waiting Telegram edit expires with it
+            approval.save(update_fields=[
+                "status", "decided_at", "decided_via", "edit_chat_id", "edit_requested_at", "updated_at",
+            ])
             what = _what(approval)
             memory_record(
                 kind=MemoryKind.OUTCOME,

@@ -48,3 +48,10 @@ class ScheduleInvalid(ApplicationError):
 class ScheduleNotFound(NotFound):
     def __init__(self, *, schedule_id: int) -> None:
         super().__init__(f"Schedule #{schedule_id} does not exist", extra={"schedule_id": schedule_id})
+
+
+class ApprovalEditInvalid(ApplicationError):
+    """The Master's edit of a decision's details does not pass the action's schema (400);
+    `extra["field"]` names the first field at fault."""
+
+    kind = "invalid"

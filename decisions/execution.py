@@ -44,7 +44,7 @@ def approval_execute(*, approval_id: int) -> Approval | None:
     try:
         result = action_execute(
             action=approval.action,
-            details=approval.payload.get("details", {}),
+            details=approval.details_to_run,  # the Master's edit when there is one
             context=ActionContext(cycle_id=approval.cycle_id, approval_id=approval.pk),
         )
         _record_execution(approval, result)
@@ -75,7 +75,7 @@ def approval_execute_stranded(*, older_than_seconds: int = 120) -> int:
 
 @transaction.atomic
 def _record_execution(approval: Approval, result: ActionResult) -> None:
-    decision = approval.payload
+    decision = {**approval.payload, "details": approval.details_to_run}
     effects_apply(effects=result.effects, cycle_id=approval.cycle_id, approval_id=approval.pk, key=f"approval:{approval.pk}")
     if result.effects.min_next_interval_seconds:
         agent_state_get()

@@ -129,8 +129,14 @@ class Approval(models.Model):
     cycle = models.ForeignKey(Cycle, null=True, blank=True, on_delete=models.SET_NULL, related_name="approvals")
     decided_by = models.CharField(max_length=150, blank=True)
     decided_via = models.CharField(max_length=16, choices=Surface.choices, blank=True)
-    note = models.TextField(blank=True)
+    note = models.TextField(blank=True)  # on a rejection: the Master's feedback for the agent
     answer = models.TextField(blank=True)
+    # The Master's edit of a decision's details, validated by the action's schema; the
+    # original stays in `payload`. Execution runs these when set (`details_to_run`).
+    edited_details = models.JSONField(null=True, blank=True, help_text="the details as the Master edited them")
+    # A Telegram "Edit" tap waiting for the Master's next text in this chat.
+    edit_chat_id = models.BigIntegerField(null=True, blank=True)
+    edit_requested_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -156,7 +162,25 @@ class Approval(models.Model):
                 condition=~Q(kind=ApprovalKind.QUESTION) | ~Q(status__in=["approved", "executed", "failed"]),
                 name="approval_question_statuses",
             ),
+            # Only an approved decision carries an edit (approving is what applies it).
+            models.CheckConstraint(
+                condition=Q(edited_details__isnull=True)
+                | Q(kind=ApprovalKind.DECISION, status__in=["approved", "executed", "failed"]),
+                name="approval_edit_only_approved_decisions",
+            ),
+            models.CheckConstraint(
+                condition=Q(edit_chat_id__isnull=True, edit_requested_at__isnull=True)
+                | Q(edit_chat_id__isnull=False, edit_requested_at__isnull=False),
+                name="approval_edit_request_whole",
+            ),
         ]
+
+    @property
+    def details_to_run(self) -> dict:
+        """What execution runs: the Master's edit when there is one, else the decision's own."""
+        if self.edited_details is not None:
+            return self.edited_details
+        return (self.payload or {}).get("details") or {}
 
     def __str__(self) -> str:
         what = self.action if self.kind == ApprovalKind.DECISION else "question"

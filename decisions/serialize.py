@@ -13,6 +13,7 @@ def approval_as_dict(approval: Approval) -> dict:
         "question": approval.question,
         "options": approval.options,
         "payload": approval.payload,
+        "edited_details": approval.edited_details,
         "cycle_id": approval.cycle_id,
         "decided_by": approval.decided_by,
         "decided_via": approval.decided_via,

@@ -2,6 +2,7 @@
 
 import json
 
+from .approval_edits import editable_text_field
 from .models import Approval
 
 
@@ -46,7 +47,9 @@ def approval_request_text(approval: Approval) -> str:
         f"certainty {float(d.get('certainty', 0)):.2f}, significance {float(d.get('significance', 0)):.2f}\n"
         f"Why: {str(d.get('reasoning', ''))[:800]}\n"
         f"Details:\n{_details(d.get('details', {}))}\n"
-        f"Expires {approval.expires_at:%Y-%m-%d %H:%M} UTC. /approve {approval.pk} or /reject {approval.pk} [reason]"
+        f"Expires {approval.expires_at:%Y-%m-%d %H:%M} UTC. /approve {approval.pk}"
+        + (f", /edit {approval.pk} <new {field}>" if (field := editable_text_field(approval.action)) else "")
+        + f" or /reject {approval.pk} [feedback]"
     )
 
 

@@ -16,7 +16,7 @@ from actions.services import task_create
 from agentsite.core.errors import ApplicationError
 from budget.selectors import budget_stats
 from decisions.agent import agent_pause, agent_resume
-from decisions.approvals import approval_answer, approval_approve, approval_reject
+from decisions.approvals import approval_answer, approval_approve, approval_approve_text, approval_reject
 from decisions.models import ApprovalKind, ApprovalStatus, Surface
 from decisions.policy import action_policy_line, action_policy_read
 from decisions.selectors import approval_list
@@ -98,7 +98,7 @@ def _approvals(args: str, actor: str) -> str:
     for a in approvals:
         what = f"decision: {a.action}" if a.kind == ApprovalKind.DECISION else f"question: {_short(a.question, 200)}"
         lines.append(f"#{a.pk} {what} (expires {a.expires_at:%Y-%m-%d %H:%M} UTC)")
-    lines.append("Decide with /approve <id>, /reject <id> [reason] or /answer <id> <text>.")
+    lines.append("Decide with /approve <id>, /edit <id> <new text>, /reject <id> [feedback] or /answer <id> <text>.")
     return "\n".join(lines)
 
 
@@ -109,9 +109,17 @@ def _approve(args: str, actor: str) -> str:
 
 
 def _reject(args: str, actor: str) -> str:
-    approval_id, reason = _id_and_rest(args)
-    approval_reject(approval_id=approval_id, by=actor, via=Surface.TELEGRAM, note=reason)
-    return f"Rejected #{approval_id}" + (" (reason noted)." if reason else ".")
+    approval_id, feedback = _id_and_rest(args)
+    approval_reject(approval_id=approval_id, by=actor, via=Surface.TELEGRAM, feedback=feedback)
+    return f"Rejected #{approval_id}" + (" (your feedback is the agent's guidance next cycle)." if feedback else ".")
+
+
+def _edit(args: str, actor: str) -> str:
+    approval_id, text = _id_and_rest(args)
+    if not text:
+        raise UsageError
+    approval = approval_approve_text(approval_id=approval_id, text=text, by=actor, via=Surface.TELEGRAM)
+    return f"Edited and approved #{approval_id} ({approval.action}); it will be carried out shortly."
 
 
 def _answer(args: str, actor: str) -> str:
@@ -169,7 +177,8 @@ COMMANDS: dict[str, Command] = {
         Command("task", "<text>", "add a task (first line: title)", _task),
         Command("approvals", "", "approvals waiting for you", _approvals),
         Command("approve", "<id>", "approve a decision", _approve),
-        Command("reject", "<id> [reason]", "reject a decision or question", _reject),
+        Command("edit", "<id> <new text>", "replace a decision's message, then approve it", _edit),
+        Command("reject", "<id> [feedback]", "reject a decision or question (feedback guides the agent)", _reject),
         Command("answer", "<id> <text>", "answer a question", _answer),
         Command("pause", "", "stop proactive cycles", _pause),
         Command("resume", "", "start them again", _resume),

@@ -1,17 +1,18 @@
 """The Master's messages: a command is run (`commands`), a plain text answers the question
-it replies to or is chat answered by Claude (`chat`), anything else gets a short reply.
+it replies to, or is the new text of a decision whose "Edit" the Master tapped in this chat
+(`taps.edit_by_text`), or is chat answered by Claude (`chat`); anything else gets a short reply.
 Each is stored as a ChatMessage and answered once per update (`messages.reply_send`).
 """
 
 from django.db import transaction
 
 from agentsite.core.errors import ApplicationError
-from decisions.approvals import approval_answer
+from decisions.approvals import approval_answer, approval_edit_waiting
 from decisions.models import Approval, Surface
 
 # Modules, not their functions: `chat.chat_reply` and `commands.command_reply` are looked
 # up at call time (as the former in-function imports did), so tests can replace them.
-from . import chat, commands
+from . import chat, commands, taps
 from .messages import Sender, chat_message_record, chat_message_store, reply_send
 from .models import Direction, MessageKind
 from .selectors import chat_reply_exists, question_for_reply
@@ -39,7 +40,8 @@ def master_text_handle(
     *, update_id: int, chat_id: int, text: str, sender: Sender,
     telegram_message_id: int | None = None, reply_to_message_id: int | None = None,
 ) -> None:
-    """A Master's plain text: the answer to a question when it replies to one, else chat."""
+    """A Master's plain text: the answer to a question when it replies to one, the new text
+    of a decision waiting for it (an Edit tap in this chat), else chat."""
     if chat_reply_exists(update_id=update_id):
         return  # handled by an earlier attempt
     inbound = {
@@ -56,6 +58,15 @@ def master_text_handle(
             reply_send(
                 chat_id=chat_id, update_id=update_id, kind=MessageKind.ANSWER,
                 text=_answer_by_reply(question, text=text, by=sender.name),
+            )
+        return
+    editing = approval_edit_waiting(chat_id=chat_id)
+    if editing is not None:
+        with transaction.atomic():
+            chat_message_record(kind=MessageKind.COMMAND, **inbound)
+            reply_send(
+                chat_id=chat_id, update_id=update_id, kind=MessageKind.COMMAND,
+                text=taps.edit_by_text(approval=editing, text=text, by=sender.name),
             )
         return
     row = chat_message_record(kind=MessageKind.CHAT, **inbound)

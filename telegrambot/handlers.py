@@ -125,7 +125,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     answer, outcome = TAP_FAILED, None
     try:
-        outcome = await on_caller_thread(taps.approval_tap)(data=query.data or "", by=_sender(update).name)
+        outcome = await on_caller_thread(taps.approval_tap)(
+            data=query.data or "", by=_sender(update).name, chat_id=query.message.chat_id if query.message else None,
+        )
         answer = outcome.answer
     finally:
         await _safe(query.answer(answer[:200]), "answerCallbackQuery")

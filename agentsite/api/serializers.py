@@ -192,7 +192,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
     class Meta:
         model = Approval
         fields = [
-            "id", "kind", "status", "action", "question", "options", "payload", "cycle_id",
+            "id", "kind", "status", "action", "question", "options", "payload", "edited_details", "cycle_id",
             "decided_by", "decided_via", "note", "answer", "result", "expires_at", "decided_at",
             "created_at",
         ]
@@ -207,6 +207,23 @@ class ApprovalNoteSerializer(StrictInputSerializer):
     note = StrictCharField(
         max_length=NOTE_MAX, required=False, allow_blank=True, default="",
         help_text="why: remembered by the agent",
+    )
+
+
+class ApprovalApproveSerializer(ApprovalNoteSerializer):
+    details = serializers.DictField(
+        required=False,
+        help_text="your edit of the decision's details, e.g. {\"message\": \"...\"}: the fields given replace "
+        "the decision's, the others stay; validated by the action's schema (400 naming the field when invalid). "
+        "The original stays in `payload`, the edit is `edited_details`, and it is what runs.",
+    )
+
+
+class ApprovalRejectSerializer(ApprovalNoteSerializer):
+    feedback = StrictCharField(
+        max_length=NOTE_MAX, required=False, allow_blank=True, default="",
+        help_text="why not, for the agent: its next prompt shows it as the Master's guidance "
+        "(`note` is accepted as the same)",
     )
 
 

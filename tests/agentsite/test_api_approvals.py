@@ -95,8 +95,8 @@ def test_rejecting_stores_the_note_and_the_agent_remembers_it(api):
     assert (body["status"], body["note"], body["decided_by"], body["decided_via"]) == (
         "rejected", "not now, rest", "master", "api",
     )
-    outcome = MemoryEntry.objects.get(kind=MemoryKind.OUTCOME)
-    assert "rejected develop_skill" in outcome.content and "not now, rest" in outcome.content
+    guidance = MemoryEntry.objects.get(kind=MemoryKind.GUIDANCE)  # the reason is the Master's feedback
+    assert "rejected develop_skill" in guidance.content and "not now, rest" in guidance.content
 
 
 def test_answering_a_question_becomes_guidance(api):

@@ -58,8 +58,8 @@ def test_rejecting_records_the_note_so_the_agent_learns(master):
     approval_reject(approval_id=approval.pk, by="master", via="admin", note="not now, rest")
     approval.refresh_from_db()
     assert approval.status == ApprovalStatus.REJECTED and approval.note == "not now, rest"
-    outcome = MemoryEntry.objects.get(kind=MemoryKind.OUTCOME)
-    assert "rejected develop_skill" in outcome.content and "not now, rest" in outcome.content
+    guidance = MemoryEntry.objects.get(kind=MemoryKind.GUIDANCE)  # the reason is the Master's feedback
+    assert "rejected develop_skill" in guidance.content and "not now, rest" in guidance.content
 
 
 def test_a_decided_approval_cannot_be_decided_again(master):

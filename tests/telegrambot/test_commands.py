@@ -186,14 +186,14 @@ def test_reject_with_a_reason(bot):
 
     approval.refresh_from_db()
     assert (approval.status, approval.note, approval.decided_by) == (ApprovalStatus.REJECTED, "not now, please", "master")
-    assert text == f"Rejected #{approval.pk} (reason noted)."
+    assert text == f"Rejected #{approval.pk} (your feedback is the agent's guidance next cycle)."
 
 
 def test_reject_without_a_reason_and_with_bad_arguments(bot):
     approval = request()
 
     assert reply(bot, f"/reject {approval.pk}") == f"Rejected #{approval.pk}."
-    assert reply(bot, "/reject") == "Usage: /reject <id> [reason]"
+    assert reply(bot, "/reject") == "Usage: /reject <id> [feedback]"
     assert reply(bot, f"/reject {approval.pk}") == f"Approval #{approval.pk} is already rejected."
 
 

@@ -15,7 +15,13 @@ from decisions.selectors import approval_get, approval_list
 
 from ..filters import ApprovalFilter
 from ..permissions import DECIDING
-from ..serializers import ApprovalAnswerSerializer, ApprovalNoteSerializer, ApprovalSerializer
+from ..serializers import (
+    ApprovalAnswerSerializer,
+    ApprovalApproveSerializer,
+    ApprovalNoteSerializer,
+    ApprovalRejectSerializer,
+    ApprovalSerializer,
+)
 from .base import ApiDetailView, ApiListView, ApiView, documented, validated
 
 CONFLICT_EXAMPLE = OpenApiExample(
@@ -68,19 +74,29 @@ class ApprovalDecisionApi(ApiView):
 
 
 @extend_schema_view(post=decision_documented(
-    "approvals_approve", "Approve a pending decision (its action is then executed)", ApprovalNoteSerializer,
+    "approvals_approve", "Approve a pending decision, optionally edited (its action is then executed)",
+    ApprovalApproveSerializer,
 ))
 class ApprovalApproveApi(ApprovalDecisionApi):
+    input_serializer = ApprovalApproveSerializer
+
     def decide(self, *, approval_id: int, by: str, data: dict) -> Approval:
-        return approval_approve(approval_id=approval_id, by=by, via=Surface.API, note=data["note"])
+        return approval_approve(
+            approval_id=approval_id, by=by, via=Surface.API, note=data["note"], details=data.get("details"),
+        )
 
 
 @extend_schema_view(post=decision_documented(
-    "approvals_reject", "Reject a pending decision or question; the note is remembered", ApprovalNoteSerializer,
+    "approvals_reject", "Reject a pending decision or question; the feedback becomes the agent's guidance",
+    ApprovalRejectSerializer,
 ))
 class ApprovalRejectApi(ApprovalDecisionApi):
+    input_serializer = ApprovalRejectSerializer
+
     def decide(self, *, approval_id: int, by: str, data: dict) -> Approval:
-        return approval_reject(approval_id=approval_id, by=by, via=Surface.API, note=data["note"])
+        return approval_reject(
+            approval_id=approval_id, by=by, via=Surface.API, feedback=data["feedback"], note=data["note"],
+        )
 
 
 @extend_schema_view(post=decision_documented(

@@ -1,5 +1,12 @@
 """The operator's command line for the approval state machine (the same services as
-Telegram, the admin and the API). Exit 1 when an approval is unknown or not pending."""
+Telegram, the admin and the API). Exit 1 when an approval is unknown or not pending, or
+an edit is invalid (one line on stderr).
+
+  approvals approve 7 --set message="Hello again"     # edit, then approve
+  approvals approve 7 --details '{"message": "Hi"}'
+  approvals edit 7 "Hello again"                      # the decision's text, then approve
+  approvals reject 7 --feedback "Not before Monday"   # becomes the agent's guidance
+"""
 
 import json
 import sys
@@ -7,7 +14,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from agentsite.core.errors import ApplicationError
-from decisions.approvals import approval_answer, approval_approve, approval_reject
+from decisions.approvals import approval_answer, approval_approve, approval_approve_text, approval_reject
 from decisions.models import Approval, ApprovalStatus, Surface
 from decisions.selectors import approval_list
 from decisions.serialize import approval_as_dict
@@ -18,7 +25,10 @@ STATUSES = ApprovalStatus.values
 
 class Command(BaseCommand):
     requires_system_checks = []  # print only the answer (the start-up warnings show in runserver/check)
-    help = "List and decide approvals: list | approve ID | reject ID | answer ID TEXT"
+    help = (
+        "List and decide approvals: list | approve ID [--details JSON] [--set FIELD=VALUE ...] | "
+        "edit ID TEXT | reject ID [--feedback TEXT] | answer ID TEXT"
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="verb", required=True)
@@ -30,6 +40,16 @@ class Command(BaseCommand):
             p.add_argument("id", type=int)
             p.add_argument("--note", default="")
             p.add_argument("--json", action="store_true")
+            if verb == "approve":
+                p.add_argument("--details", help="a JSON object of detail fields to change before approving")
+                p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                               help="change one detail before approving (repeatable)")
+            else:
+                p.add_argument("--feedback", default="", help="why not: the agent's guidance next cycle")
+        edit = sub.add_parser("edit", help="replace the decision's text (e.g. an outreach's message), then approve")
+        edit.add_argument("id", type=int)
+        edit.add_argument("text")
+        edit.add_argument("--json", action="store_true")
         answer = sub.add_parser("answer")
         answer.add_argument("id", type=int)
         answer.add_argument("text")
@@ -61,7 +81,33 @@ class Command(BaseCommand):
     def _decide(self, verb: str, options: dict) -> Approval:
         by = "cli"
         if verb == "approve":
-            return approval_approve(approval_id=options["id"], by=by, via=Surface.CLI, note=options["note"])
+            return approval_approve(
+                approval_id=options["id"], by=by, via=Surface.CLI, note=options["note"], details=_details(options),
+            )
+        if verb == "edit":
+            return approval_approve_text(approval_id=options["id"], text=options["text"], by=by, via=Surface.CLI)
         if verb == "reject":
-            return approval_reject(approval_id=options["id"], by=by, via=Surface.CLI, note=options["note"])
+            return approval_reject(
+                approval_id=options["id"], by=by, via=Surface.CLI, feedback=options["feedback"], note=options["note"],
+            )
         return approval_answer(approval_id=options["id"], answer=options["text"], by=by, via=Surface.CLI)
+
+
+def _details(options: dict) -> dict | None:
+    """--details JSON and --set FIELD=VALUE (which wins) as one dict; None when neither."""
+    if options["details"] is None and not options["set"]:
+        return None
+    details = {}
+    if options["details"] is not None:
+        try:
+            details = json.loads(options["details"])
+        except ValueError as exc:
+            raise ApplicationError(f"--details is not JSON ({exc.msg})") from None
+        if not isinstance(details, dict):
+            raise ApplicationError("--details must be a JSON object of field: value")
+    for item in options["set"]:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip():
+            raise ApplicationError(f"--set {item!r}: expected FIELD=VALUE")
+        details[field.strip()] = value
+    return details
