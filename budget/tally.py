@@ -15,8 +15,8 @@ from .models import Scope
 class CallTally:
     """The ledger rows written for the calls made inside one `claude_calls_tallied` block:
     their four token categories and cost summed (every scope), the proactive tokens, and
-    the proactive day's totals each charge moved between (`spans`: ((tokens, cost) before,
-    (tokens, cost) after), read under the counter's lock, for the budget alerts)."""
+    the proactive day's totals each charge moved between (`spans`: (day, (tokens, cost)
+    before, (tokens, cost) after), read under the counter's lock, for the budget alerts)."""
 
     proactive_tokens: int = 0
     over_reservation: list = field(default_factory=list)  # LedgerEntry rows flagged over_reservation
@@ -51,7 +51,7 @@ def _tallied(entry):
             tally.proactive_tokens += entry.total_tokens
             after = getattr(entry, "day_totals_after", None)
             if after is not None:
-                tally.spans.append(((after[0] - entry.total_tokens, after[1] - entry.cost_micros), after))
+                tally.spans.append((entry.day, (after[0] - entry.total_tokens, after[1] - entry.cost_micros), after))
         if entry.over_reservation:
             tally.over_reservation.append(entry)
         tally.calls += 1

@@ -14,10 +14,12 @@ from django.db import transaction
 
 from actions.registry import ActionContext, ActionResult, action_execute
 from agentsite.core.clock import utc_now
+from budget.client import claude_calls_tallied
 from memory.models import MemoryKind
 from memory.services import memory_record
 
 from .agent import agent_schedule_not_before, agent_state_get
+from .budget_alerts import budget_alerts_tell
 from .effects import effects_apply, effects_report
 from .models import Approval, ApprovalStatus, NotificationKind
 from .outbox import notification_enqueue
@@ -41,16 +43,18 @@ def approval_execute(*, approval_id: int) -> Approval | None:
         logger.info("Approval #%s not executed: not approved or already claimed", approval_id)
         return None
     approval = Approval.objects.get(pk=approval_id)
-    try:
-        result = action_execute(
-            action=approval.action,
-            details=approval.payload.get("details", {}),
-            context=ActionContext(cycle_id=approval.cycle_id, approval_id=approval.pk),
-        )
-        _record_execution(approval, result)
-    except Exception as exc:
-        logger.exception("Executing approval #%s failed", approval_id)
-        _record_failure(approval, error=f"{type(exc).__name__} while executing")
+    with claude_calls_tallied() as calls:  # the action's own model call may cross a budget alert
+        try:
+            result = action_execute(
+                action=approval.action,
+                details=approval.payload.get("details", {}),
+                context=ActionContext(cycle_id=approval.cycle_id, approval_id=approval.pk),
+            )
+            _record_execution(approval, result)
+        except Exception as exc:
+            logger.exception("Executing approval #%s failed", approval_id)
+            _record_failure(approval, error=f"{type(exc).__name__} while executing")
+    budget_alerts_tell(spans=calls.spans)
     approval.refresh_from_db()
     return approval
 

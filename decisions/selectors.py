@@ -76,6 +76,8 @@ class CycleView:
     day: date
     used: int  # today's proactive tokens settled
     reserved: int  # ... and held by open reservations
+    used_cost: int  # today's proactive cost settled, micro-dollars
+    reserved_cost: int  # ... and the open reservations' cost bounds
     cycles_today: int  # non-skipped cycles started today (pacing's cost estimate)
     focus: str
     aroma: str
@@ -86,7 +88,9 @@ class CycleView:
 
     @property
     def budget(self) -> dict:
-        return budget_proactive(used=self.used, reserved=self.reserved)
+        return budget_proactive(
+            used=self.used, reserved=self.reserved, used_cost=self.used_cost, reserved_cost=self.reserved_cost
+        )
 
 
 def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
@@ -103,6 +107,7 @@ def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
     return CycleView(
         paused=row["paused"], consecutive_failures=row["consecutive_failures"], day=day,
         used=row["used"], reserved=row["reserved"], cycles_today=row["cycles_today"],
+        used_cost=row["used_cost"], reserved_cost=row["reserved_cost"],
         focus=row["focus"] or "", aroma=row["aroma"] or "", last_cycle_start=row["last_start"],
         any_running=bool(row["any_running"]), any_pending_approval=bool(row["any_pending"]),
         any_new_answer=any(
@@ -121,6 +126,8 @@ def _cycle_view_query(day: date):
         .annotate(
             used=budget_counter_subquery(field="used", day=day),
             reserved=budget_counter_subquery(field="reserved", day=day),
+            used_cost=budget_counter_subquery(field="used_cost_micros", day=day),
+            reserved_cost=budget_counter_subquery(field="reserved_cost_micros", day=day),
             cycles_today=Coalesce(Subquery(cycles_today.values("n")), Value(0)),
             focus=memory_latest_subquery(kind=MemoryKind.FOCUS),
             aroma=memory_latest_subquery(kind=MemoryKind.AROMA),
@@ -131,7 +138,8 @@ def _cycle_view_query(day: date):
             # is itself a subquery would have PostgreSQL scan every memory.
             **{f"answered_{kind}": memory_latest_subquery(kind=kind, field="created_at") for kind in ANSWER_KINDS},
         )
-        .values("paused", "consecutive_failures", "used", "reserved", "cycles_today", "focus", "aroma",
+        .values("paused", "consecutive_failures", "used", "reserved", "used_cost", "reserved_cost", "cycles_today",
+                "focus", "aroma",
                 "last_start", "any_running", "any_pending", *(f"answered_{kind}" for kind in ANSWER_KINDS))
         .order_by()[:1]
     )
