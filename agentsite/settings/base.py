@@ -235,7 +235,8 @@ MODEL_PRICES = {
     **env.model_prices("MODEL_PRICES_JSON"),
 }
 # Optional: proactive USD per UTC day, held by the same reservations as tokens; unset = no limit.
-PROACTIVE_DAILY_COST_LIMIT_USD = env.decimal("PROACTIVE_DAILY_COST_LIMIT_USD", None, above=0, unit="of USD")
+PROACTIVE_DAILY_COST_LIMIT_USD = env.decimal("PROACTIVE_DAILY_COST_LIMIT_USD", None, above=0, max=1_000_000,
+                                             unit="of USD")
 # Percentages of the day's proactive budget (tokens, and cost when limited) at which the Master is
 # told, once each per UTC day; empty turns alerts off.
 BUDGET_ALERT_THRESHOLDS = env.percent_list("BUDGET_ALERT_THRESHOLDS", [50, 80, 95])

@@ -204,16 +204,17 @@ class StrictEnv(environ.Env):
 
     db_url = db
 
-    def decimal(self, name, default=None, *, above=None, unit=""):
+    def decimal(self, name, default=None, *, above=None, max=None, unit=""):  # noqa: A002
         """A decimal number (money), exact: Decimal, never float; None/default when unset."""
         raw = self.raw(name)
         if raw is None:
             return default
         expected = "a number" + (f" {unit}" if unit else "") + (f" above {above}" if above is not None else "")
+        expected += f"{' and' if above is not None else ','} at most {max}" if max is not None else ""
         if not _DECIMAL.fullmatch(raw):
             raise ConfigError(name, raw, expected)
         value = Decimal(raw)
-        if not value.is_finite() or (above is not None and not value > above):
+        if not value.is_finite() or (above is not None and not value > above) or (max is not None and value > max):
             raise ConfigError(name, raw, expected)
         return value
 
@@ -241,7 +242,7 @@ class StrictEnv(environ.Env):
             return {}
         expected = (
             'a JSON object such as {"claude-sonnet": {"input": 3, "output": 15}}: model id prefixes to'
-            " USD per million tokens (input, output; optional cache_write, cache_read), each at least 0"
+            " USD per million tokens (input, output; optional cache_write, cache_read), each from 0 to 100000"
         )
         try:
             data = json.loads(raw, parse_float=Decimal, parse_int=Decimal)
@@ -256,7 +257,7 @@ class StrictEnv(environ.Env):
             if set(entry) - set(PRICE_FIELDS):
                 raise ConfigError(name, raw, expected)
             for value in entry.values():
-                if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+                if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= 100_000:
                     raise ConfigError(name, raw, expected)
             prices[model.lower()] = dict(entry)
         return prices
