@@ -12,7 +12,7 @@ up to the next micro-dollar, for the same reason.
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
@@ -110,11 +110,12 @@ def usd(micros: int | None) -> Decimal | None:
 
 
 def money_text(micros: int) -> str:
-    """For people: "$12.35", "$0.0042" below a dollar (so a small day doesn't read $0.00)."""
+    """For people, rounded half up: "$12.35", "$0.0042" below a dollar (so a small day
+    doesn't read $0.00)."""
     dollars = Decimal(micros) / MICROS_PER_USD
     if micros and dollars < 1:
-        return f"${dollars.quantize(Decimal('0.0001'), rounding=ROUND_CEILING)}"
-    return f"${dollars.quantize(Decimal('0.01'), rounding=ROUND_CEILING):,}"
+        return f"${dollars.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP)}"
+    return f"${dollars.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
 
 
 def cost_ratio(*, used: int, limit: int | None) -> float | None:

@@ -66,7 +66,7 @@ def test_the_api_and_run_cycle_json_show_every_call(claude, admin_client):
     for body in (listed, detail):
         assert body["tokens"] == cycle.tokens and body["cost_usd"] == "0.017925"
     page = admin_client.get(f"/admin/decisions/cycle/{cycle.pk}/change/").content.decode()
-    assert "6780" in page.replace(",", "") and "$0.0180" in page
+    assert "6780" in page.replace(",", "") and "$0.0179" in page
 
 
 def test_a_failed_action_call_still_counts_what_the_decision_spent(claude):
