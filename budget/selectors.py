@@ -137,7 +137,8 @@ def budget_cost(*, day: date | None = None) -> dict:
 
 
 def budget_counter_subquery(*, field: str, day: date, scope: str = Scope.PROACTIVE) -> Coalesce:
-    """One field of a day's counter ("used" or "reserved") as an expression another read can
+    """One field of a day's counter ("used", "reserved", "used_cost_micros" or
+    "reserved_cost_micros") as an expression another read can
     annotate, 0 while the day has none: the budget inside a caller's single SELECT. The
     counter's `reserved` is the open reservations' sum (kept in the same transactions)."""
     counter = DailyCounter.objects.filter(day=day, scope=scope).order_by().values(field)[:1]

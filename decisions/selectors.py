@@ -194,22 +194,40 @@ def pacing_day_spend() -> DaySpend:
     """What pacing needs, read once: today's proactive spend, its cycles, the time of day."""
     now = utc_now()
     stats = budget_stats(day=now.date())["proactive"]
-    return DaySpend(
+    return _day_spend(
         spent=stats["used"] + stats["reserved"], used=stats["used"], limit=stats["limit"],
-        cycles=cycles_today_count(), elapsed=(now - utc_day_start(now.date())).total_seconds(),
+        cost_spent=stats["cost_used_micros"] + stats["cost_reserved_micros"], cost_used=stats["cost_used_micros"],
+        cost_limit=stats["cost_limit_micros"], cycles=cycles_today_count(), now=now,
     )
 
 
-def pacing_day_spend_after(*, view: CycleView, spent_since: int, now: datetime | None = None) -> DaySpend:
+def pacing_day_spend_after(
+    *, view: CycleView, spent_since: int, cost_since: int = 0, now: datetime | None = None
+) -> DaySpend:
     """`pacing_day_spend` at a cycle's end without reading again: the view's spend plus what
-    the cycle's own calls spent since (`spent_since`), its cycles plus this one. Read
-    afresh when the UTC day turned meanwhile."""
+    the cycle's own calls spent since (`spent_since` tokens, `cost_since` micro-dollars), its
+    cycles plus this one. Read afresh when the UTC day turned meanwhile."""
     now = now or utc_now()
     if now.date() != view.day:
         return pacing_day_spend()
+    budget = view.budget
+    return _day_spend(
+        spent=view.used + view.reserved + spent_since, used=view.used + spent_since, limit=budget["limit"],
+        cost_spent=view.used_cost + view.reserved_cost + cost_since, cost_used=view.used_cost + cost_since,
+        cost_limit=budget["cost_limit_micros"], cycles=view.cycles_today + 1, now=now,
+    )
+
+
+def _day_spend(
+    *, spent: int, used: int, limit: int, cost_spent: int, cost_used: int, cost_limit: int | None, cycles: int,
+    now: datetime,
+) -> DaySpend:
+    """Pacing paces by the limit that binds: under a daily cost limit spent faster than the
+    token limit, the spend is the cost's share of its limit, in tokens of the token limit."""
+    if cost_limit and cost_spent * limit > spent * cost_limit:
+        spent, used = -(-cost_spent * limit // cost_limit), -(-cost_used * limit // cost_limit)
     return DaySpend(
-        spent=view.used + view.reserved + spent_since, used=view.used + spent_since, limit=view.budget["limit"],
-        cycles=view.cycles_today + 1, elapsed=(now - utc_day_start(now.date())).total_seconds(),
+        spent=spent, used=used, limit=limit, cycles=cycles, elapsed=(now - utc_day_start(now.date())).total_seconds(),
     )
 
 

@@ -287,7 +287,9 @@ def _close(
     lean = lean if lean is not None and lean.view is not None else None
     failed_before = lean.view.consecutive_failures if lean else agent_state_get().consecutive_failures
     failures = failed_before + 1 if status == CycleStatus.FAILED else 0
-    day = pacing_day_spend_after(view=lean.view, spent_since=lean.calls.proactive_tokens) if lean else None
+    day = pacing_day_spend_after(
+        view=lean.view, spent_since=lean.calls.proactive_tokens, cost_since=lean.calls.cost_micros,
+    ) if lean else None
     delay = _pace(failures=failures, at_least=at_least, day=day)
     now = utc_now()
     cycle.status, cycle.reason, cycle.error = status, reason, error[:2000]

@@ -161,3 +161,21 @@ def test_alert_thresholds_are_sorted_percentages_and_empty_turns_them_off(monkey
 def test_bad_alert_thresholds_are_a_start_up_error(monkeypatch, raw):
     with pytest.raises(ImproperlyConfigured, match="BUDGET_ALERT_THRESHOLDS"):
         load_settings(monkeypatch, BUDGET_ALERT_THRESHOLDS=raw)
+
+
+@pytest.mark.django_db
+def test_the_migration_prices_the_ledger_written_before_costs_existed():
+    import importlib
+
+    from django.apps import apps
+
+    from tests.factories.budget import DailyCounterFactory, LedgerEntryFactory
+
+    migration = importlib.import_module("budget.migrations.0003_cost")
+    old = LedgerEntryFactory(scope=Scope.PROACTIVE, model="claude-haiku-4-5", input_tokens=1_000, output_tokens=100,
+                             cache_creation_input_tokens=0, cache_read_input_tokens=0, cost_micros=0)
+    counter = DailyCounterFactory(day=old.day, scope=Scope.PROACTIVE, used=1_100, used_cost_micros=0)
+    migration.price_existing_rows(apps, None)
+    old.refresh_from_db()
+    counter.refresh_from_db()
+    assert old.cost_micros == 1_000 + 500 == counter.used_cost_micros

@@ -107,3 +107,21 @@ def test_without_a_cost_limit_the_same_spend_runs_the_cycle(claude, settings, bu
     budget_settle(reservation_id=r.pk, usage=TokenUsage(output=6_000), model="claude-sonnet-5-5", reservation=r)
     claude.reply_text(decision_text())
     assert cycle_run().cycle.status == CycleStatus.COMPLETED
+
+
+def test_pacing_paces_by_the_cost_limit_when_it_binds(settings, budget_limit):
+    from decisions.selectors import cycle_view_read, pacing_day_spend, pacing_day_spend_after
+
+    budget_limit(1_000_000)
+    agent_state_get()
+    r = budget_reserve(amount=20_000, cost=300_000)
+    budget_settle(reservation_id=r.pk, usage=TokenUsage(output=20_000), model="claude-sonnet-5-5", reservation=r)
+    settings.PROACTIVE_DAILY_COST_LIMIT_USD = None
+    assert (pacing_day_spend().used, pacing_day_spend().usage_ratio) == (20_000, 0.02)  # tokens: 2%
+    settings.PROACTIVE_DAILY_COST_LIMIT_USD = Decimal("1")
+    day = pacing_day_spend()
+    assert (day.spent, day.used, day.usage_ratio) == (300_000, 300_000, 0.3)  # $0.30 of $1: 30%
+    after = pacing_day_spend_after(view=cycle_view_read(), spent_since=1_000, cost_since=15_000)
+    assert (after.spent, after.used) == (315_000, 315_000)
+    settings.PROACTIVE_DAILY_COST_LIMIT_USD = Decimal("1000")  # the token limit binds again
+    assert pacing_day_spend().used == 20_000
