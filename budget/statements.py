@@ -18,6 +18,11 @@ def _conn(model):
     return connections[router.db_for_write(model)]
 
 
+def _returning(conn) -> bool:
+    """UPDATE ... RETURNING works here (PostgreSQL; SQLite from 3.35, as INSERT ... RETURNING)."""
+    return conn.features.can_return_columns_from_insert
+
+
 @functools.lru_cache(maxsize=8)
 def _sql(conn) -> dict[str, str]:
     q = conn.ops.quote_name
@@ -43,7 +48,11 @@ def _sql(conn) -> dict[str, str]:
             f" {q('reserved_cost_micros')} = CASE WHEN {q('reserved_cost_micros')} - %s > 0"
             f" THEN {q('reserved_cost_micros')} - %s ELSE 0 END,"
             f" {q('updated_at')} = %s WHERE {q('day')} = %s AND {q('scope')} = %s"
-            f" RETURNING {q('used')}, {q('used_cost_micros')}"
+            + (f" RETURNING {q('used')}, {q('used_cost_micros')}" if _returning(conn) else "")
+        ),
+        # Where UPDATE ... RETURNING is missing (SQLite before 3.35): the totals read after it.
+        "totals": (
+            f"SELECT {q('used')}, {q('used_cost_micros')} FROM {counter} WHERE {q('day')} = %s AND {q('scope')} = %s"
         ),
         # Closes a reservation only while it is still open.
         "close": (
@@ -91,7 +100,13 @@ def counter_count(
             used, released, released, used_cost, released_cost, released_cost,
             ops.adapt_datetimefield_value(now), ops.adapt_datefield_value(day), scope,
         ])
-        row = cursor.fetchone()
+        if _returning(conn):
+            row = cursor.fetchone()
+        elif cursor.rowcount:
+            cursor.execute(_sql(conn)["totals"], [ops.adapt_datefield_value(day), scope])
+            row = cursor.fetchone()
+        else:
+            row = None
     return None if row is None else (int(row[0]), int(row[1]))
 
 

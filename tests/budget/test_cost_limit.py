@@ -142,6 +142,24 @@ def test_the_level_is_exhausted_when_the_cost_limit_cannot_cover_a_cycles_minimu
     assert budget_stats()["proactive"]["level"] == "exhausted"
 
 
+def test_a_settle_returns_the_days_totals_with_or_without_update_returning(cost_limit, monkeypatch):
+    from budget import statements
+
+    for returning in (True, False):  # False: SQLite before 3.35 (the totals read after the UPDATE)
+        monkeypatch.setattr(statements, "_returning", lambda conn, returning=returning: returning)
+        statements._sql.cache_clear()
+        try:
+            r = budget_reserve(amount=5_000, cost=40_000)
+            entry = budget_settle(
+                reservation_id=r.pk, usage=TokenUsage(input=1_000, output=100), model=SONNET, reservation=r
+            )
+        finally:
+            statements._sql.cache_clear()
+        assert entry.day_totals_after == (counter().used, counter().used_cost_micros)
+        assert Reservation.objects.get(pk=r.pk).status == ReservationStatus.SETTLED
+    assert counter().used_cost_micros == 2 * 4_500
+
+
 # --- racing workers ---------------------------------------------------------------------------
 
 WORKERS = 12
