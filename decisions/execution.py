@@ -32,6 +32,14 @@ SWEEP_BATCH = 100
 
 
 def approval_execute(*, approval_id: int) -> Approval | None:
+    """`_approval_execute`, its action's own model call counted: a budget alert it crosses is told."""
+    with claude_calls_tallied() as calls:
+        approval = _approval_execute(approval_id=approval_id)
+    budget_alerts_tell(spans=calls.spans)
+    return approval
+
+
+def _approval_execute(*, approval_id: int) -> Approval | None:
     """Run an approved decision exactly once (a conditional claim guards against doubles).
 
     Whatever happens after the claim ends in `executed` or `failed`: an approval never
@@ -43,18 +51,16 @@ def approval_execute(*, approval_id: int) -> Approval | None:
         logger.info("Approval #%s not executed: not approved or already claimed", approval_id)
         return None
     approval = Approval.objects.get(pk=approval_id)
-    with claude_calls_tallied() as calls:  # the action's own model call may cross a budget alert
-        try:
-            result = action_execute(
-                action=approval.action,
-                details=approval.payload.get("details", {}),
-                context=ActionContext(cycle_id=approval.cycle_id, approval_id=approval.pk),
-            )
-            _record_execution(approval, result)
-        except Exception as exc:
-            logger.exception("Executing approval #%s failed", approval_id)
-            _record_failure(approval, error=f"{type(exc).__name__} while executing")
-    budget_alerts_tell(spans=calls.spans)
+    try:
+        result = action_execute(
+            action=approval.action,
+            details=approval.payload.get("details", {}),
+            context=ActionContext(cycle_id=approval.cycle_id, approval_id=approval.pk),
+        )
+        _record_execution(approval, result)
+    except Exception as exc:
+        logger.exception("Executing approval #%s failed", approval_id)
+        _record_failure(approval, error=f"{type(exc).__name__} while executing")
     approval.refresh_from_db()
     return approval
 
