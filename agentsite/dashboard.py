@@ -9,7 +9,8 @@ from django.db.models.functions import ExtractHour
 
 from agentsite.core.clock import utc_day_start, utc_now
 from budget.models import LedgerEntry, Scope
-from budget.selectors import budget_history, budget_level, budget_stats
+from budget.pricing import money_text
+from budget.selectors import budget_cost, budget_history, budget_level, budget_stats
 from decisions.models import ApprovalStatus, Notification, NotificationStatus
 from decisions.outbox import held_for_master
 from decisions.selectors import agent_state_read, approval_list, cycle_browse, cycles_today_count
@@ -73,6 +74,18 @@ def dashboard_history(*, limit: int) -> list[dict]:
     ]
 
 
+def dashboard_cost(*, day: date) -> dict:
+    """Today's and this month's estimated cost (and the daily cost limit), as money text."""
+    cost = budget_cost(day=day)
+    limit = cost["limit"]
+    return {
+        "month": cost["month"],
+        "today": {scope: money_text(micros) for scope, micros in cost["today"].items()},
+        "this_month": {scope: money_text(micros) for scope, micros in cost["this_month"].items()},
+        "limit": None if limit is None else money_text(limit),
+    }
+
+
 def _messages(count: int) -> str:
     return f"{count} message{'s' if count != 1 else ''}"
 
@@ -100,6 +113,7 @@ def dashboard_data(*, now: datetime | None = None) -> dict:
         .count(),
         **dashboard_waiting_messages(),
         "stats": stats,
+        "cost": dashboard_cost(day=today),
         "proactive": proactive,
         "level": proactive["level"],
         "level_colour": LEVEL_COLOURS.get(proactive["level"], LEVEL_COLOURS["ok"]),

@@ -8,7 +8,8 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from budget.client import claude_configured
-from budget.selectors import budget_stats
+from budget.pricing import usd
+from budget.selectors import budget_cost, budget_stats
 from decisions.selectors import agent_status, cycles_today_count
 
 
@@ -51,6 +52,28 @@ def health(request):
 @require_GET
 def stats(request):
     body = budget_stats()
+    del body["cost_micros_today"]  # in cost_usd, as money
+    body["proactive"] = _micros_as_usd(body["proactive"])
     body["cycles_today"] = cycles_today_count()
     body["next_cycle_at"] = _iso(agent_status()["next_cycle_at"])
+    body["cost_usd"] = _cost_usd(budget_cost())
     return JsonResponse(body)
+
+
+def _micros_as_usd(values: dict) -> dict:
+    """`cost_used_micros: 52500` -> `cost_used_usd: "0.052500"` (as the API shows money)."""
+    return {
+        (key.removesuffix("_micros") + "_usd" if key.endswith("_micros") else key):
+        (None if value is None else str(usd(value))) if key.endswith("_micros") else value
+        for key, value in values.items()
+    }
+
+
+def _cost_usd(cost: dict) -> dict:
+    """Today's and this month's cost as USD strings ("0.012345"), estimated from the price table."""
+    def by_scope(micros: dict) -> dict:
+        return {scope: str(usd(value)) for scope, value in micros.items()}
+
+    limit = cost["limit"]
+    return {"today": by_scope(cost["today"]), "month": cost["month"], "this_month": by_scope(cost["this_month"]),
+            "daily_limit": None if limit is None else str(usd(limit))}

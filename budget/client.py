@@ -15,16 +15,13 @@ reservation hold and the cycle lock are derived from this deadline, so no live c
 outlives them.
 """
 
-import contextlib
 import email.utils
 import functools
 import json
 import logging
 import math
 import random
-from collections.abc import Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timezone
 
 import anthropic
@@ -32,10 +29,13 @@ import httpx2
 from django.conf import settings
 
 from agentsite.core import clock
-from agentsite.core.context import context_set
 from .errors import ClaudeCallError, ClaudeNotConfigured
 from .models import Scope
+from .pricing import cost_bound_micros
 from .services import Estimate, budget_charge_estimated, budget_release, budget_reserve, budget_settle, ledger_record
+from .tally import (  # noqa: F401  (re-exported: callers take them from the client)
+    CallTally, _refused, _tallied, claude_calls_current, claude_calls_refused, claude_calls_tallied,
+)
 from .text import text_clip
 from .transport import call_deadline, deadline_http_client
 from .usage import TokenUsage, estimate_input_upper_bound
@@ -227,56 +227,18 @@ def _request(
     return request
 
 
-# --- what a caller's calls spent (a cycle's pacing and its over-reservation notice) --------
-
-
-@dataclass
-class CallTally:
-    """The ledger rows written for the calls made inside one `claude_calls_tallied` block."""
-
-    proactive_tokens: int = 0
-    over_reservation: list = field(default_factory=list)  # LedgerEntry rows flagged over_reservation
-
-
-_tally: ContextVar[CallTally | None] = ContextVar("claude_call_tally", default=None)
-
-
-@contextlib.contextmanager
-def claude_calls_tallied() -> Iterator[CallTally]:
-    """Count what the calls made inside the block are charged, without reading it back."""
-    with context_set(_tally, CallTally()) as tally:
-        yield tally
-
-
-def _tallied(entry):
-    tally = _tally.get()
-    if tally is not None and entry is not None:
-        if entry.scope == Scope.PROACTIVE:
-            tally.proactive_tokens += entry.total_tokens
-        if entry.over_reservation:
-            tally.over_reservation.append(entry)
-    return entry
-
-
-_refused: ContextVar[bool] = ContextVar("claude_calls_refused", default=False)
-
-
-@contextlib.contextmanager
-def claude_calls_refused() -> Iterator[None]:
-    """Inside the block, `claude_complete` refuses to run: for work done inside a
-    transaction, where a call's reservation could not be committed before the call."""
-    with context_set(_refused, True):
-        yield
-
-
 def claude_reserve(
     *, system: str, messages: list[dict], scope: str, meta: dict | None = None, max_tokens: int | None = None
 ):
     """Reserve what `claude_complete` would reserve for this request (BudgetExceeded when it
     doesn't fit), so a caller can make it part of its own transaction; that transaction
     must commit before the reservation is passed to `claude_complete`."""
-    bound = estimate_input_upper_bound(system=system, messages=messages) + (max_tokens or settings.AGENT_MAX_TOKENS)
-    return budget_reserve(amount=bound, scope=scope, meta={**(meta or {}), "scope": scope})
+    input_bound = estimate_input_upper_bound(system=system, messages=messages)
+    max_tokens = max_tokens or settings.AGENT_MAX_TOKENS
+    return budget_reserve(
+        amount=input_bound + max_tokens, scope=scope, meta={**(meta or {}), "scope": scope},
+        cost=cost_bound_micros(input_bound=input_bound, max_tokens=max_tokens, model=settings.AGENT_MODEL),
+    )
 
 
 def claude_complete(
@@ -304,9 +266,13 @@ def claude_complete(
     model = settings.AGENT_MODEL
     max_tokens = max_tokens or settings.AGENT_MAX_TOKENS
     meta = {**(meta or {}), "scope": scope}
-    bound = estimate_input_upper_bound(system=system, messages=messages) + max_tokens
+    input_bound = estimate_input_upper_bound(system=system, messages=messages)
+    bound = input_bound + max_tokens
     if reservation is None and scope == Scope.PROACTIVE:
-        reservation = budget_reserve(amount=bound, scope=scope, meta=meta)
+        reservation = budget_reserve(
+            amount=bound, scope=scope, meta=meta,
+            cost=cost_bound_micros(input_bound=input_bound, max_tokens=max_tokens, model=model),
+        )
     request = _request(
         model=model, system=system, messages=messages, max_tokens=max_tokens, temperature=temperature,
         cache_system=cache_system,

@@ -32,11 +32,16 @@ class LedgerEntry(models.Model):
     over_reservation = models.BooleanField(
         default=False, help_text="The API reported more tokens than the call had reserved"
     )
+    cost_micros = models.BigIntegerField(
+        default=0, help_text="Estimated cost in micro-dollars (USD / 1,000,000), from the price table "
+        "(budget/pricing.py) when the row was written",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["scope", "day"], name="ledger_scope_day")]
+        constraints = [models.CheckConstraint(condition=Q(cost_micros__gte=0), name="ledger_cost_non_negative")]
         verbose_name_plural = "ledger entries"
 
     def __str__(self) -> str:
@@ -63,6 +68,9 @@ class DailyCounter(models.Model):
     scope = models.CharField(max_length=16, choices=Scope.choices)
     used = models.BigIntegerField(default=0)
     reserved = models.BigIntegerField(default=0)
+    # The same two, in micro-dollars (the ledger rows' cost_micros; the reservations' cost bounds).
+    used_cost_micros = models.BigIntegerField(default=0)
+    reserved_cost_micros = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -72,6 +80,10 @@ class DailyCounter(models.Model):
             models.CheckConstraint(condition=Q(used__gte=0), name="counter_used_non_negative"),
             models.CheckConstraint(
                 condition=Q(reserved__gte=0), name="counter_reserved_non_negative"
+            ),
+            models.CheckConstraint(condition=Q(used_cost_micros__gte=0), name="counter_used_cost_non_negative"),
+            models.CheckConstraint(
+                condition=Q(reserved_cost_micros__gte=0), name="counter_reserved_cost_non_negative"
             ),
         ]
 
@@ -94,6 +106,7 @@ class Reservation(models.Model):
     day = models.DateField()
     scope = models.CharField(max_length=16, choices=Scope.choices)
     amount = models.PositiveIntegerField()
+    cost_micros = models.BigIntegerField(default=0, help_text="The call's cost upper bound, in micro-dollars")
     status = models.CharField(
         max_length=16, choices=ReservationStatus.choices, default=ReservationStatus.ACTIVE
     )
@@ -113,6 +126,7 @@ class Reservation(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="reservation_amount_positive"),
+            models.CheckConstraint(condition=Q(cost_micros__gte=0), name="reservation_cost_non_negative"),
             models.CheckConstraint(
                 condition=Q(expires_at__gt=F("created_at")), name="reservation_expires_after_created"
             ),

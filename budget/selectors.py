@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 
 from agentsite.core.clock import utc_today
 from .models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
+from .pricing import cost_limit_micros, cost_ratio, min_cycle_cost_micros
 
 WARNING_RATIO = 0.80
 CRITICAL_RATIO = 0.95
@@ -46,12 +47,17 @@ def budget_remaining(*, day: date | None = None) -> int:
     return max(0, settings.PROACTIVE_DAILY_TOKEN_LIMIT - used - reserved)
 
 
-def budget_level(*, used: int, remaining: int, limit: int) -> str:
-    """THE budget-level rule: exhausted when not even a cycle's minimum fits, else by the
-    share of today's limit already used."""
+def budget_level(
+    *, used: int, remaining: int, limit: int, cost_used: int = 0, cost_remaining: int | None = None,
+    cost_limit: int | None = None,
+) -> str:
+    """THE budget-level rule: exhausted when not even a cycle's minimum fits (in tokens, or in
+    money under PROACTIVE_DAILY_COST_LIMIT_USD), else by the larger share of today's limits used."""
     if remaining < settings.PROACTIVE_MIN_CYCLE_TOKENS:
         return Level.EXHAUSTED
-    ratio = used / limit if limit else 1.0
+    if cost_remaining is not None and cost_remaining < min_cycle_cost_micros():
+        return Level.EXHAUSTED
+    ratio = max(used / limit if limit else 1.0, cost_ratio(used=cost_used, limit=cost_limit) or 0.0)
     if ratio >= CRITICAL_RATIO:
         return Level.CRITICAL
     if ratio >= WARNING_RATIO:
@@ -59,37 +65,80 @@ def budget_level(*, used: int, remaining: int, limit: int) -> str:
     return Level.OK
 
 
-def budget_proactive(*, used: int, reserved: int) -> dict:
-    """The proactive budget's state from its day's used and reserved tokens (the one rule
-    `budget_stats` and a cycle's single read share)."""
+def budget_proactive(*, used: int, reserved: int, used_cost: int = 0, reserved_cost: int = 0) -> dict:
+    """The proactive budget's state from its day's used and reserved tokens and cost (the one
+    rule `budget_stats` and a cycle's single read share). Cost in micro-dollars; its limit
+    and what remains of it are None without PROACTIVE_DAILY_COST_LIMIT_USD."""
     limit = settings.PROACTIVE_DAILY_TOKEN_LIMIT
     remaining = max(0, limit - used - reserved)
+    cost_limit = cost_limit_micros()
+    cost_remaining = None if cost_limit is None else max(0, cost_limit - used_cost - reserved_cost)
+    ratio = cost_ratio(used=used_cost, limit=cost_limit)
     return {
         "limit": limit,
         "used": used,
         "reserved": reserved,
         "remaining": remaining,
         "usage_ratio": round(used / limit, 6) if limit else 1.0,
-        "level": budget_level(used=used, remaining=remaining, limit=limit),
+        "level": budget_level(
+            used=used, remaining=remaining, limit=limit, cost_used=used_cost, cost_remaining=cost_remaining,
+            cost_limit=cost_limit,
+        ),
+        "cost_used_micros": used_cost,
+        "cost_reserved_micros": reserved_cost,
+        "cost_limit_micros": cost_limit,
+        "cost_remaining_micros": cost_remaining,
+        "cost_usage_ratio": None if ratio is None else round(ratio, 6),
     }
 
 
 def budget_stats(*, day: date | None = None) -> dict:
-    """The `/stats` payload: usage by scope and the proactive budget's state."""
+    """The `/stats` payload: usage and cost (micro-dollars) by scope, and the proactive
+    budget's state. Reads the day's counter rows (both scopes in one read) and its open
+    reservations."""
     day = day or utc_today()
-    used = budget_usage(scope=Scope.PROACTIVE, day=day)
+    counters = {c.scope: c for c in DailyCounter.objects.filter(day=day)}
+    proactive, reactive = counters.get(Scope.PROACTIVE), counters.get(Scope.REACTIVE)
+    used = proactive.used if proactive else 0
+    costs = {scope: (c.used_cost_micros if (c := counters.get(scope)) else 0) for scope in Scope.values}
     return {
         "date": day.isoformat(),
         "token_usage_today": {
             "proactive": used,
-            "reactive": budget_usage(scope=Scope.REACTIVE, day=day),
+            "reactive": reactive.used if reactive else 0,
         },
-        "proactive": budget_proactive(used=used, reserved=budget_reserved(day=day)),
+        "cost_micros_today": {**costs, "total": sum(costs.values())},
+        "proactive": budget_proactive(
+            used=used, reserved=budget_reserved(day=day), used_cost=costs[Scope.PROACTIVE],
+            reserved_cost=proactive.reserved_cost_micros if proactive else 0,
+        ),
+    }
+
+
+def budget_cost(*, day: date | None = None) -> dict:
+    """Today's and this month's (UTC) cost in micro-dollars, by scope and in total, with the
+    daily cost limit (None if unset). One read of the month's counter rows (at most 62)."""
+    day = day or utc_today()
+    first = day.replace(day=1)
+    rows = DailyCounter.objects.filter(day__gte=first, day__lte=day).values_list("day", "scope", "used_cost_micros")
+    today = {scope: 0 for scope in Scope.values}
+    month = {scope: 0 for scope in Scope.values}
+    for row_day, scope, micros in rows:
+        month[scope] = month.get(scope, 0) + micros
+        if row_day == day:
+            today[scope] = today.get(scope, 0) + micros
+    return {
+        "date": day.isoformat(),
+        "month": first.strftime("%Y-%m"),
+        "today": {**today, "total": sum(today.values())},
+        "this_month": {**month, "total": sum(month.values())},
+        "limit": cost_limit_micros(),
     }
 
 
 def budget_counter_subquery(*, field: str, day: date, scope: str = Scope.PROACTIVE) -> Coalesce:
-    """One field of a day's counter ("used" or "reserved") as an expression another read can
+    """One field of a day's counter ("used", "reserved", "used_cost_micros" or
+    "reserved_cost_micros") as an expression another read can
     annotate, 0 while the day has none: the budget inside a caller's single SELECT. The
     counter's `reserved` is the open reservations' sum (kept in the same transactions)."""
     counter = DailyCounter.objects.filter(day=day, scope=scope).order_by().values(field)[:1]

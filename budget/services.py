@@ -22,6 +22,7 @@ from agentsite.core.deadlines import longest_call
 
 from .errors import BudgetExceeded
 from .models import DailyCounter, LedgerEntry, Reservation, ReservationStatus, Scope
+from .pricing import cost_bound_micros, cost_limit_micros, cost_micros, money_text
 from .statements import counter_count, counter_hold, reservation_close_open
 from .usage import TokenUsage
 
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 # After its call's hard deadline a reservation stays open this much longer: time for the
 # caller to settle it. Past that its caller is taken for dead.
 RESERVATION_MARGIN = timedelta(seconds=60)
+# A counter's changing fields: every save of a locked counter writes them all.
+COUNTER_FIELDS = ["used", "reserved", "used_cost_micros", "reserved_cost_micros", "updated_at"]
 
 
 class Estimate:
@@ -64,7 +67,10 @@ def _ledger_add(
     meta: dict,
     estimated: bool = False,
     reserved: int | None = None,
+    cost: int | None = None,
 ) -> LedgerEntry:
+    """One ledger row, priced (`cost`: micros already known, an estimate's bound), counted on
+    the counter; the row carries the counter's totals after it (`day_totals_after`)."""
     over = reserved is not None and usage.total > reserved
     if over:
         # Recorded as reported (the ledger is the truth); flagged so the Master can be told.
@@ -72,8 +78,10 @@ def _ledger_add(
             "Claude reported %d tokens, above the %d reserved (%s, request %s)",
             usage.total, reserved, counter.scope, request_id or "-",
         )
+    cost = cost_micros(usage=usage, model=model) if cost is None else cost
     counter.used += usage.total
-    return LedgerEntry.objects.create(
+    counter.used_cost_micros += cost
+    entry = LedgerEntry.objects.create(
         scope=counter.scope,
         day=counter.day,
         model=model,
@@ -85,7 +93,10 @@ def _ledger_add(
         meta=meta or {},
         estimated=estimated,
         over_reservation=over,
+        cost_micros=cost,
     )
+    entry.day_totals_after = (counter.used, counter.used_cost_micros)
+    return entry
 
 
 def _charge_estimated(
@@ -95,11 +106,15 @@ def _charge_estimated(
     """Turn a reservation into a ledger charge of its whole amount. Caller holds both locks."""
     if reservation.status == ReservationStatus.ACTIVE:
         counter.reserved = max(0, counter.reserved - reservation.amount)
+        counter.reserved_cost_micros = max(0, counter.reserved_cost_micros - reservation.cost_micros)
+    model = model or settings.AGENT_MODEL
     entry = _ledger_add(
         counter=counter,
-        # The split between categories is unknown; the whole bound is booked as input.
+        # The split between categories is unknown; the whole bound is booked as input, and
+        # charged its whole cost bound (else the bound's tokens at the dearest input price).
         usage=TokenUsage(input=reservation.amount),
-        model=model or settings.AGENT_MODEL,
+        cost=reservation.cost_micros or cost_bound_micros(input_bound=reservation.amount, max_tokens=0, model=model),
+        model=model,
         request_id=request_id,
         meta={**reservation.meta, **(meta or {}), "estimate": reason},
         estimated=True,
@@ -127,20 +142,23 @@ def _charge_stale(*, counter: DailyCounter) -> int:
     return charged
 
 
-def budget_reserve(*, amount: int, scope: str = Scope.PROACTIVE, meta: dict | None = None) -> Reservation:
-    """Hold `amount` tokens of today's budget, or raise BudgetExceeded without holding any.
-    Inside a caller's transaction it joins it (no savepoint): the caller commits it, and
-    must do so before the call it covers is sent."""
-    reservation = _reserve_at_once(amount=amount, scope=scope, meta=meta or {})
+def budget_reserve(
+    *, amount: int, scope: str = Scope.PROACTIVE, meta: dict | None = None, cost: int = 0
+) -> Reservation:
+    """Hold `amount` tokens (and `cost` micro-dollars, the call's cost bound) of today's
+    budget, or raise BudgetExceeded without holding any: over the token limit, or over
+    PROACTIVE_DAILY_COST_LIMIT_USD when one is set. Inside a caller's transaction it joins
+    it (no savepoint): the caller commits it, and must do so before the call it covers is sent."""
+    reservation = _reserve_at_once(amount=amount, scope=scope, meta=meta or {}, cost=cost)
     if reservation is not None:
         return reservation
-    reservation, refusal = _reserve(amount=amount, scope=scope, meta=meta or {})
+    reservation, refusal = _reserve(amount=amount, scope=scope, meta=meta or {}, cost=cost)
     if reservation is None:
         raise refusal
     return reservation
 
 
-def _reserve_at_once(*, amount: int, scope: str, meta: dict) -> Reservation | None:
+def _reserve_at_once(*, amount: int, scope: str, meta: dict, cost: int) -> Reservation | None:
     """The common case in two statements: one conditional UPDATE checks the limit and holds
     the tokens under the counter's row lock (counter first, the one lock order; on
     PostgreSQL a concurrent reserver waits on that row and re-checks the limit against the
@@ -150,40 +168,63 @@ def _reserve_at_once(*, amount: int, scope: str, meta: dict) -> Reservation | No
     day, now = utc_today(), utc_now()
     with transaction.atomic(savepoint=False):
         held = counter_hold(
-            day=day, scope=scope, amount=amount, limit=settings.PROACTIVE_DAILY_TOKEN_LIMIT, now=now
+            day=day, scope=scope, amount=amount, limit=settings.PROACTIVE_DAILY_TOKEN_LIMIT, now=now,
+            cost=cost, cost_limit=cost_limit_micros(),
         )
         if not held:
             return None
         return Reservation.objects.create(
-            day=day, scope=scope, amount=amount, meta=meta, created_at=now, expires_at=now + reservation_horizon()
+            day=day, scope=scope, amount=amount, cost_micros=cost, meta=meta, created_at=now,
+            expires_at=now + reservation_horizon(),
         )
 
 
 @transaction.atomic
-def _reserve(*, amount: int, scope: str, meta: dict) -> tuple[Reservation | None, BudgetExceeded | None]:
+def _reserve(
+    *, amount: int, scope: str, meta: dict, cost: int
+) -> tuple[Reservation | None, BudgetExceeded | None]:
     # Returns the refusal instead of raising it, so the stale-reservation sweep commits.
     counter = _counter_locked(day=utc_today(), scope=scope)
     _charge_stale(counter=counter)
-    limit = settings.PROACTIVE_DAILY_TOKEN_LIMIT
-    if counter.used + counter.reserved + amount > limit:
-        counter.save(update_fields=["used", "reserved", "updated_at"])
-        left = max(0, limit - counter.used - counter.reserved)
-        return None, BudgetExceeded(
-            f"Proactive budget exceeded: {amount} tokens requested, {left} of {limit} left today",
-            extra={"requested": amount, "used": counter.used, "reserved": counter.reserved, "limit": limit},
-        )
+    refusal = _refusal(counter=counter, amount=amount, cost=cost)
+    if refusal is not None:
+        counter.save(update_fields=COUNTER_FIELDS)
+        return None, refusal
     now = utc_now()
     reservation = Reservation.objects.create(
         day=counter.day,
         scope=scope,
         amount=amount,
+        cost_micros=cost,
         meta=meta,
         created_at=now,
         expires_at=now + reservation_horizon(),
     )
     counter.reserved += amount
-    counter.save(update_fields=["used", "reserved", "updated_at"])
+    counter.reserved_cost_micros += cost
+    counter.save(update_fields=COUNTER_FIELDS)
     return reservation, None
+
+
+def _refusal(*, counter: DailyCounter, amount: int, cost: int) -> BudgetExceeded | None:
+    """Why the locked `counter` can't hold `amount` tokens and `cost` micros, or None if it can."""
+    limit = settings.PROACTIVE_DAILY_TOKEN_LIMIT
+    if counter.used + counter.reserved + amount > limit:
+        left = max(0, limit - counter.used - counter.reserved)
+        return BudgetExceeded(
+            f"Proactive budget exceeded: {amount} tokens requested, {left} of {limit} left today",
+            extra={"requested": amount, "used": counter.used, "reserved": counter.reserved, "limit": limit},
+        )
+    cost_limit = cost_limit_micros()
+    if cost_limit is not None and counter.used_cost_micros + counter.reserved_cost_micros + cost > cost_limit:
+        left = max(0, cost_limit - counter.used_cost_micros - counter.reserved_cost_micros)
+        return BudgetExceeded(
+            f"Proactive cost limit reached: up to {money_text(cost)} requested, {money_text(left)} of "
+            f"{money_text(cost_limit)} left today",
+            extra={"requested_cost_micros": cost, "used_cost_micros": counter.used_cost_micros,
+                   "reserved_cost_micros": counter.reserved_cost_micros, "cost_limit_micros": cost_limit},
+        )
+    return None
 
 
 def _replace_estimate(
@@ -191,12 +232,17 @@ def _replace_estimate(
     reserved: int,
 ) -> LedgerEntry:
     """A call outlived its reservation and was charged an estimate; its real usage replaces it."""
+    model = model or entry.model
+    cost = cost_micros(usage=usage, model=model)
     counter.used += usage.total - entry.total_tokens
+    counter.used_cost_micros = max(0, counter.used_cost_micros + cost - entry.cost_micros)
+    entry.cost_micros = cost
     entry.input_tokens, entry.output_tokens = usage.input, usage.output
     entry.cache_creation_input_tokens, entry.cache_read_input_tokens = usage.cache_creation, usage.cache_read
-    entry.model, entry.request_id, entry.meta = model or entry.model, request_id or "", meta
+    entry.model, entry.request_id, entry.meta = model, request_id or "", meta
     entry.estimated, entry.over_reservation = False, usage.total > reserved
     entry.save()
+    entry.day_totals_after = (counter.used, counter.used_cost_micros)
     return entry
 
 
@@ -229,6 +275,7 @@ def _close(
         was_active = reservation.status == ReservationStatus.ACTIVE
         if was_active:
             counter.reserved = max(0, counter.reserved - reservation.amount)
+            counter.reserved_cost_micros = max(0, counter.reserved_cost_micros - reservation.cost_micros)
             reservation.status = status
             reservation.closed_at = utc_now()
         if reported:
@@ -239,7 +286,7 @@ def _close(
             if reservation.ledger_entry_id is None:
                 reservation.ledger_entry = entry
         reservation.save(update_fields=["status", "closed_at", "ledger_entry"])
-    counter.save(update_fields=["used", "reserved", "updated_at"])
+    counter.save(update_fields=COUNTER_FIELDS)
     return entry
 
 
@@ -271,17 +318,20 @@ def _settle_at_once(
     first, so the status can't move under us), then the ledger row, then the reservation,
     closed only if still open; else everything is rolled back."""
     now = utc_now()
+    cost = cost_micros(usage=usage, model=model)
     with transaction.atomic():
-        counted = counter_count(
-            day=reservation.day, scope=reservation.scope, used=usage.total, released=reservation.amount, now=now
+        after = counter_count(
+            day=reservation.day, scope=reservation.scope, used=usage.total, released=reservation.amount, now=now,
+            used_cost=cost, released_cost=reservation.cost_micros,
         )
-        if not counted:
+        if after is None:
             raise _NotOpen()
         counter = DailyCounter(day=reservation.day, scope=reservation.scope)
         entry = _ledger_add(
             counter=counter, usage=usage, model=model, request_id=request_id, meta=meta or {},
-            reserved=reservation.amount,
+            reserved=reservation.amount, cost=cost,
         )
+        entry.day_totals_after = after
         closed = reservation_close_open(
             reservation=reservation, status=ReservationStatus.SETTLED, ledger_entry_id=entry.pk, now=now
         )
@@ -313,7 +363,7 @@ def budget_charge_estimated(
     entry = _charge_estimated(
         counter=counter, reservation=reservation, reason=reason, model=model, request_id=request_id, meta=meta
     )
-    counter.save(update_fields=["used", "reserved", "updated_at"])
+    counter.save(update_fields=COUNTER_FIELDS)
     return entry
 
 
@@ -327,56 +377,11 @@ def ledger_record(
     entry = _ledger_add(
         counter=counter, usage=usage, model=model, request_id=request_id, meta=meta or {}, estimated=estimated
     )
-    counter.save(update_fields=["used", "updated_at"])
+    counter.save(update_fields=COUNTER_FIELDS)
     return entry
 
 
-@transaction.atomic
-def reservation_expire_stale(*, day: date | None = None, scope: str = Scope.PROACTIVE) -> int:
-    """Sweep one day: charge reservations left by dead callers as estimates (never freed:
-    their calls may have been answered). Returns the tokens charged."""
-    counter = _counter_locked(day=day or utc_today(), scope=scope)
-    charged = _charge_stale(counter=counter)
-    counter.save(update_fields=["used", "reserved", "updated_at"])
-    return charged
-
-
-def reservations_expire_all_stale() -> int:
-    """Sweep every day, not just today: a reservation left at 23:59 by a dead caller
-    must not stay on yesterday's counter for ever. Returns the tokens charged."""
-    stale = (
-        Reservation.objects.filter(status=ReservationStatus.ACTIVE, expires_at__lt=utc_now())
-        .order_by()
-        .values_list("day", "scope")
-        .distinct()
-    )
-    return sum(reservation_expire_stale(day=day, scope=scope) for day, scope in list(stale))
-
-
-def reservations_charge_for_cycles(*, cycle_ids: list[int]) -> int:
-    """Charge the open reservations of cycles known dead (their meta's "cycle_id") at once
-    as estimates, instead of waiting for them to go stale. Returns the tokens charged."""
-    if not cycle_ids:
-        return 0
-    groups = (
-        Reservation.objects.filter(status=ReservationStatus.ACTIVE, meta__cycle_id__in=list(cycle_ids))
-        .order_by()
-        .values_list("day", "scope")
-        .distinct()
-    )
-    return sum(_charge_cycles_on(day=day, scope=scope, cycle_ids=list(cycle_ids)) for day, scope in list(groups))
-
-
-@transaction.atomic
-def _charge_cycles_on(*, day: date, scope: str, cycle_ids: list[int]) -> int:
-    counter = _counter_locked(day=day, scope=scope)
-    dead = Reservation.objects.select_for_update().filter(
-        day=day, scope=scope, status=ReservationStatus.ACTIVE, meta__cycle_id__in=cycle_ids
-    )
-    charged = sum(
-        _charge_estimated(counter=counter, reservation=r, reason=Estimate.ABANDONED).total_tokens for r in dead
-    )
-    counter.save(update_fields=["used", "reserved", "updated_at"])
-    if charged:
-        logger.warning("Charged the open reservations of dead cycle(s) %s as estimates: %d tokens", cycle_ids, charged)
-    return charged
+# The sweeps live in sweeps.py; re-exported here, where callers have always found them.
+from .sweeps import (  # noqa: E402,F401
+    reservation_expire_stale, reservations_charge_for_cycles, reservations_expire_all_stale,
+)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from agentsite.core.errors import ApplicationError
 from agentsite.core.admin_helpers import ReadOnlyAdmin, change_link, pre_block
+from budget.pricing import money_text
 
 from .admin_edit import approval_edit_form, approval_edit_posted
 from .approvals import approval_answer, approval_approve, approval_reject
@@ -302,7 +303,7 @@ class CycleAdmin(ReadOnlyAdmin):
 
     list_display = (
         "id", "started_at", "status", "reason", "action", "certainty", "significance", "executed",
-        "total_tokens", "duration_ms", "approvals_link",
+        "total_tokens", "cost", "duration_ms", "approvals_link",
     )
     list_filter = ("status", "action", "trigger", "executed")
     search_fields = ("reason", "action", "error")
@@ -327,7 +328,11 @@ class CycleAdmin(ReadOnlyAdmin):
 
     @admin.display(description="tokens")
     def total_tokens(self, obj: Cycle) -> int:
-        return sum(obj.tokens.values())
+        return sum(obj.tokens.values())  # every call of the cycle, its action's own included
+
+    @admin.display(description="cost (est.)", ordering="cost_micros")
+    def cost(self, obj: Cycle) -> str:
+        return money_text(obj.cost_micros)
 
     @admin.display(description="approvals")
     def approvals_link(self, obj: Cycle) -> str:
@@ -356,7 +361,8 @@ class CycleAdmin(ReadOnlyAdmin):
 
     @admin.display(description="tokens")
     def tokens_table(self, obj: Cycle) -> str:
-        return mapping_table({**obj.tokens, "total": sum(obj.tokens.values())})
+        total = sum(obj.tokens.values())
+        return mapping_table({**obj.tokens, "total": total, "cost (est.)": money_text(obj.cost_micros)})
 
 
 from . import admin_schedules  # noqa: E402,F401  (the MasterSchedule admin, in its own module)

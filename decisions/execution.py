@@ -14,10 +14,12 @@ from django.db import transaction
 
 from actions.registry import ActionContext, ActionResult, action_execute
 from agentsite.core.clock import utc_now
+from budget.client import claude_calls_tallied
 from memory.models import MemoryKind
 from memory.services import memory_record
 
 from .agent import agent_schedule_not_before, agent_state_get
+from .budget_alerts import budget_alerts_tell
 from .effects import effects_apply, effects_report
 from .models import Approval, ApprovalStatus, NotificationKind
 from .outbox import notification_enqueue
@@ -30,6 +32,14 @@ SWEEP_BATCH = 100
 
 
 def approval_execute(*, approval_id: int) -> Approval | None:
+    """`_approval_execute`, its action's own model call counted: a budget alert it crosses is told."""
+    with claude_calls_tallied() as calls:
+        approval = _approval_execute(approval_id=approval_id)
+    budget_alerts_tell(spans=calls.spans)
+    return approval
+
+
+def _approval_execute(*, approval_id: int) -> Approval | None:
     """Run an approved decision exactly once (a conditional claim guards against doubles).
 
     Whatever happens after the claim ends in `executed` or `failed`: an approval never

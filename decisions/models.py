@@ -64,6 +64,9 @@ class Cycle(models.Model):
     output_tokens = models.PositiveIntegerField(default=0)
     cache_creation_input_tokens = models.PositiveIntegerField(default=0)
     cache_read_input_tokens = models.PositiveIntegerField(default=0)
+    # Every model call of the cycle (the decision's and its action's own), summed from the ledger
+    # rows as they were written; the tokens above likewise.
+    cost_micros = models.BigIntegerField(default=0, help_text="Estimated cost of all the cycle's calls, in micro-dollars")
     started_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -81,6 +84,7 @@ class Cycle(models.Model):
                 condition=Q(significance__isnull=True) | Q(significance__gte=0, significance__lte=1),
                 name="cycle_significance_range",
             ),
+            models.CheckConstraint(condition=Q(cost_micros__gte=0), name="cycle_cost_non_negative"),
         ]
 
     def __str__(self) -> str:
@@ -228,6 +232,7 @@ class NotificationKind(models.TextChoices):
     APPROVAL_REMINDER = "approval_reminder", "Approval reminder"
     MESSAGE = "message", "Message"
     DIGEST = "digest", "Digest"
+    BUDGET_ALERT = "budget_alert", "Budget alert"
 
 
 class NotificationStatus(models.TextChoices):

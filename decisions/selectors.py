@@ -78,6 +78,8 @@ class CycleView:
     day: date
     used: int  # today's proactive tokens settled
     reserved: int  # ... and held by open reservations
+    used_cost: int  # today's proactive cost settled, micro-dollars
+    reserved_cost: int  # ... and the open reservations' cost bounds
     cycles_today: int  # non-skipped cycles started today (pacing's cost estimate)
     focus: str
     aroma: str
@@ -89,7 +91,9 @@ class CycleView:
 
     @property
     def budget(self) -> dict:
-        return budget_proactive(used=self.used, reserved=self.reserved)
+        return budget_proactive(
+            used=self.used, reserved=self.reserved, used_cost=self.used_cost, reserved_cost=self.reserved_cost
+        )
 
 
 def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
@@ -106,6 +110,7 @@ def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
     return CycleView(
         paused=row["paused"], consecutive_failures=row["consecutive_failures"], day=day,
         used=row["used"], reserved=row["reserved"], cycles_today=row["cycles_today"],
+        used_cost=row["used_cost"], reserved_cost=row["reserved_cost"],
         focus=row["focus"] or "", aroma=row["aroma"] or "", last_cycle_start=row["last_start"],
         any_running=bool(row["any_running"]), any_pending_approval=bool(row["any_pending"]),
         any_new_answer=any(
@@ -125,6 +130,8 @@ def _cycle_view_query(day: date):
         .annotate(
             used=budget_counter_subquery(field="used", day=day),
             reserved=budget_counter_subquery(field="reserved", day=day),
+            used_cost=budget_counter_subquery(field="used_cost_micros", day=day),
+            reserved_cost=budget_counter_subquery(field="reserved_cost_micros", day=day),
             cycles_today=Coalesce(Subquery(cycles_today.values("n")), Value(0)),
             focus=memory_latest_subquery(kind=MemoryKind.FOCUS),
             aroma=memory_latest_subquery(kind=MemoryKind.AROMA),
@@ -135,8 +142,9 @@ def _cycle_view_query(day: date):
             # is itself a subquery would have PostgreSQL scan every memory.
             **{f"answered_{kind}": memory_latest_subquery(kind=kind, field="created_at") for kind in ANSWER_KINDS},
         )
-        .values("paused", "consecutive_failures", "policy_version", "used", "reserved", "cycles_today", "focus",
-                "aroma", "last_start", "any_running", "any_pending", *(f"answered_{kind}" for kind in ANSWER_KINDS))
+        .values("paused", "consecutive_failures", "policy_version", "used", "reserved", "used_cost", "reserved_cost",
+                "cycles_today", "focus", "aroma", "last_start", "any_running", "any_pending",
+                *(f"answered_{kind}" for kind in ANSWER_KINDS))
         .order_by()[:1]
     )
 
@@ -193,22 +201,40 @@ def pacing_day_spend() -> DaySpend:
     """What pacing needs, read once: today's proactive spend, its cycles, the time of day."""
     now = utc_now()
     stats = budget_stats(day=now.date())["proactive"]
-    return DaySpend(
+    return _day_spend(
         spent=stats["used"] + stats["reserved"], used=stats["used"], limit=stats["limit"],
-        cycles=cycles_today_count(), elapsed=(now - utc_day_start(now.date())).total_seconds(),
+        cost_spent=stats["cost_used_micros"] + stats["cost_reserved_micros"], cost_used=stats["cost_used_micros"],
+        cost_limit=stats["cost_limit_micros"], cycles=cycles_today_count(), now=now,
     )
 
 
-def pacing_day_spend_after(*, view: CycleView, spent_since: int, now: datetime | None = None) -> DaySpend:
+def pacing_day_spend_after(
+    *, view: CycleView, spent_since: int, cost_since: int = 0, now: datetime | None = None
+) -> DaySpend:
     """`pacing_day_spend` at a cycle's end without reading again: the view's spend plus what
-    the cycle's own calls spent since (`spent_since`), its cycles plus this one. Read
-    afresh when the UTC day turned meanwhile."""
+    the cycle's own calls spent since (`spent_since` tokens, `cost_since` micro-dollars), its
+    cycles plus this one. Read afresh when the UTC day turned meanwhile."""
     now = now or utc_now()
     if now.date() != view.day:
         return pacing_day_spend()
+    budget = view.budget
+    return _day_spend(
+        spent=view.used + view.reserved + spent_since, used=view.used + spent_since, limit=budget["limit"],
+        cost_spent=view.used_cost + view.reserved_cost + cost_since, cost_used=view.used_cost + cost_since,
+        cost_limit=budget["cost_limit_micros"], cycles=view.cycles_today + 1, now=now,
+    )
+
+
+def _day_spend(
+    *, spent: int, used: int, limit: int, cost_spent: int, cost_used: int, cost_limit: int | None, cycles: int,
+    now: datetime,
+) -> DaySpend:
+    """Pacing paces by the limit that binds: under a daily cost limit spent faster than the
+    token limit, the spend is the cost's share of its limit, in tokens of the token limit."""
+    if cost_limit and cost_spent * limit > spent * cost_limit:
+        spent, used = -(-cost_spent * limit // cost_limit), -(-cost_used * limit // cost_limit)
     return DaySpend(
-        spent=view.used + view.reserved + spent_since, used=view.used + spent_since, limit=view.budget["limit"],
-        cycles=view.cycles_today + 1, elapsed=(now - utc_day_start(now.date())).total_seconds(),
+        spent=spent, used=used, limit=limit, cycles=cycles, elapsed=(now - utc_day_start(now.date())).total_seconds(),
     )
 
 

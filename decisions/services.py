@@ -13,11 +13,13 @@ from django.db import transaction
 
 from actions.registry import ActionContext, ActionResult, action_execute
 from budget.client import (
-    CallTally, claude_calls_refused, claude_calls_tallied, claude_complete, claude_configured, claude_reserve,
+    CallTally, claude_calls_current, claude_calls_refused, claude_calls_tallied, claude_complete, claude_configured,
+    claude_reserve,
 )
 from agentsite.core.clock import utc_now
 from budget.errors import BudgetExceeded, ClaudeCallError, ClaudeNotConfigured
 from budget.models import Scope
+from budget.pricing import cost_bound_micros, min_cycle_cost_micros
 from budget.selectors import budget_stats
 from budget.text import text_clip
 from budget.usage import estimate_input_upper_bound
@@ -26,6 +28,7 @@ from memory.services import memory_record, memory_record_cycle, memory_update_wo
 
 from .agent import agent_schedule, agent_state_get, cycle_lock_acquire, cycle_lock_release
 from .approvals import approval_request_decision
+from .budget_alerts import budget_alerts_tell
 from .effects import effects_apply, effects_report
 from .models import Cycle, CycleStatus
 from .pacing import DaySpend, next_run_delay
@@ -74,14 +77,21 @@ def cycle_run(*, trigger: str = "schedule") -> CycleRun:
     except Exception:
         logger.warning("Gathering the prompt failed; the guarded path records it", exc_info=True)
         return _run_guarded(trigger=trigger)
-    if view.budget["remaining"] < _needed(prompt):
+    if _short(view.budget, prompt):
         return _run_guarded(trigger=trigger)  # it says "exhausted" (and tells the Master once)
     return _run_lean(trigger=trigger, view=view, prompt=prompt)
 
 
-def _needed(prompt: Prompt) -> int:
-    bound = estimate_input_upper_bound(system=prompt.system, messages=_messages(prompt)) + settings.AGENT_MAX_TOKENS
-    return max(bound, settings.PROACTIVE_MIN_CYCLE_TOKENS)
+def _short(budget: dict, prompt: Prompt) -> bool:
+    """Today's proactive budget can't cover this cycle's call: its tokens, or (under a daily
+    cost limit) its cost bound, or a cycle's minimum of either."""
+    input_bound = estimate_input_upper_bound(system=prompt.system, messages=_messages(prompt))
+    if budget["remaining"] < max(input_bound + settings.AGENT_MAX_TOKENS, settings.PROACTIVE_MIN_CYCLE_TOKENS):
+        return True
+    if budget["cost_remaining_micros"] is None:
+        return False
+    cost = cost_bound_micros(input_bound=input_bound, max_tokens=settings.AGENT_MAX_TOKENS, model=settings.AGENT_MODEL)
+    return budget["cost_remaining_micros"] < max(cost, min_cycle_cost_micros())
 
 
 def _run_lean(*, trigger: str, view: CycleView, prompt: Prompt) -> CycleRun:
@@ -154,17 +164,17 @@ def _run_locked(*, trigger: str) -> CycleRun:
         return _finish_skip(Reason.NO_CREDENTIALS, trigger)
     prompt = prompt_build(context=prompt_context_gather())
     stats = budget_stats()
-    bound = estimate_input_upper_bound(system=prompt.system, messages=_messages(prompt)) + settings.AGENT_MAX_TOKENS
-    if stats["proactive"]["remaining"] < max(bound, settings.PROACTIVE_MIN_CYCLE_TOKENS):
+    if _short(stats["proactive"], prompt):
         return cycle_exhausted(trigger=trigger, stats=stats)
 
     started = time.monotonic()
     cycle = Cycle.objects.create(status=CycleStatus.RUNNING, trigger=trigger, prompt=text_clip(prompt.user))
-    try:
-        return _decide_and_act(cycle=cycle, prompt=prompt, started=started)
-    except Exception as exc:  # a bug must not leave the cycle running or kill the worker
-        logger.exception("Cycle %s crashed", cycle.pk)
-        return _finish_failed(cycle, reason=Reason.INTERNAL_ERROR, error=type(exc).__name__, started=started)
+    with claude_calls_tallied():  # the cycle's figures: every call it makes
+        try:
+            return _decide_and_act(cycle=cycle, prompt=prompt, started=started)
+        except Exception as exc:  # a bug must not leave the cycle running or kill the worker
+            logger.exception("Cycle %s crashed", cycle.pk)
+            return _finish_failed(cycle, reason=Reason.INTERNAL_ERROR, error=type(exc).__name__, started=started)
 
 
 def _decide_and_act(
@@ -304,15 +314,21 @@ def _close(
     lean = lean if lean is not None and lean.view is not None else None
     failed_before = lean.view.consecutive_failures if lean else agent_state_get().consecutive_failures
     failures = failed_before + 1 if status == CycleStatus.FAILED else 0
-    day = pacing_day_spend_after(view=lean.view, spent_since=lean.calls.proactive_tokens) if lean else None
+    day = pacing_day_spend_after(
+        view=lean.view, spent_since=lean.calls.proactive_tokens, cost_since=lean.calls.cost_micros,
+    ) if lean else None
     delay = _pace(failures=failures, at_least=at_least, day=day)
     now = utc_now()
     cycle.status, cycle.reason, cycle.error = status, reason, error[:2000]
     cycle.finished_at = now
     cycle.duration_ms = int((time.monotonic() - started) * 1000)
     cycle.next_run_at = now + timedelta(seconds=delay)
+    calls = lean.calls if lean else claude_calls_current()
+    _count_calls(cycle, calls)
     cycle.save()
     over_reservation_tell(cycle, over=lean.calls.over_reservation if lean else None)
+    if calls is not None:
+        budget_alerts_tell(spans=calls.spans)
     if decision is not None:
         outcome = (cycle.result or {}).get("summary") or (cycle.result or {}).get("status") or status
         memory_record_cycle(
@@ -329,6 +345,16 @@ def _close(
         cycle.pk, status, f" ({reason})" if reason else "", cycle.action or "-", cycle.certainty, delay,
     )
     return CycleRun(cycle=cycle, next_run_in_seconds=delay)
+
+
+def _count_calls(cycle: Cycle, calls: CallTally | None) -> None:
+    """The cycle's figures are the sum of all its calls (the decision's and its action's)."""
+    if calls is None or not calls.calls:
+        return
+    cycle.input_tokens, cycle.output_tokens = calls.input_tokens, calls.output_tokens
+    cycle.cache_creation_input_tokens = calls.cache_creation_input_tokens
+    cycle.cache_read_input_tokens = calls.cache_read_input_tokens
+    cycle.cost_micros = calls.cost_micros
 
 
 def _finish_failed(

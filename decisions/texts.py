@@ -2,6 +2,8 @@
 
 import json
 
+from budget.pricing import money_text
+
 from .approval_edits import editable_text_field
 from .models import Approval
 
@@ -78,7 +80,10 @@ def significant_result_text(*, action: str, decision: dict, result: dict) -> str
 
 def budget_exhausted_text(*, stats: dict, resume_at) -> str:
     p = stats["proactive"]
+    spent = ""
+    if p.get("cost_limit_micros") is not None:  # the daily cost limit may be what ran out
+        spent = f" {money_text(p['cost_used_micros'])} of {money_text(p['cost_limit_micros'])} spent."
     return (
-        f"Proactive budget exhausted for {stats['date']}: {p['used']:,} of {p['limit']:,} tokens used. "
+        f"Proactive budget exhausted for {stats['date']}: {p['used']:,} of {p['limit']:,} tokens used.{spent} "
         f"Meditating until {resume_at:%Y-%m-%d %H:%M} UTC; chat still works."
     )

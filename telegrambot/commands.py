@@ -14,7 +14,8 @@ from actions.selectors import task_list_open, tasks_count_open
 from actions.models import TITLE_MAX_CHARS
 from actions.services import task_create
 from agentsite.core.errors import ApplicationError
-from budget.selectors import budget_stats
+from budget.pricing import money_text
+from budget.selectors import budget_cost, budget_stats
 from decisions.agent import agent_pause, agent_resume
 from decisions.approvals import approval_answer, approval_approve, approval_approve_text, approval_reject
 from decisions.models import ApprovalKind, ApprovalStatus, Surface
@@ -61,7 +62,23 @@ def _budget(args: str, actor: str) -> str:
         f"Remaining: {p['remaining']:,}",
         f"Level: {p['level']}",
         f"Reactive (chat): {usage['reactive']:,} used (recorded, not limited)",
+        *_cost_lines(p),
     ])
+
+
+def _cost_lines(p: dict) -> list[str]:
+    """Today's and this month's estimated cost, and the daily cost limit when set."""
+    cost = budget_cost()
+    today, month = cost["today"], cost["this_month"]
+    lines = [
+        f"Cost today (est.): {money_text(today['total'])} "
+        f"(proactive {money_text(today['proactive'])}, chat {money_text(today['reactive'])})",
+        f"Cost this month ({cost['month']}): {money_text(month['total'])}",
+    ]
+    if p["cost_limit_micros"] is not None:
+        lines.append(f"Daily cost limit: {money_text(p['cost_used_micros'])} of {money_text(p['cost_limit_micros'])} "
+                     f"used, {money_text(p['cost_remaining_micros'])} left")
+    return lines
 
 
 def _tasks(args: str, actor: str) -> str:
@@ -172,7 +189,7 @@ COMMANDS: dict[str, Command] = {
     c.name: c
     for c in [
         Command("status", "", "paused or running, the last cycle, the budget", _status),
-        Command("budget", "", "today's token usage and what is left", _budget),
+        Command("budget", "", "today's token usage and cost, and what is left", _budget),
         Command("tasks", "", "open tasks", _tasks),
         Command("task", "<text>", "add a task (first line: title)", _task),
         Command("approvals", "", "approvals waiting for you", _approvals),

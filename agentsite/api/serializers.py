@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from actions.models import Skill, Task, TaskStatus
 from budget.models import LedgerEntry
+from .money import BudgetCostSerializer, UsdField
 from decisions.models import Approval, ApprovalStatus, Cycle, CycleStatus, Surface
 from decisions.rules import APPROVAL_TIMEOUT_MAX_SECONDS, FLOORS as POLICY_FLOORS, PolicyMode
 from decisions.selectors import approval_effective_status
@@ -101,6 +102,11 @@ class ProactiveBudgetSerializer(serializers.Serializer):
     remaining = serializers.IntegerField()
     usage_ratio = serializers.FloatField()
     level = serializers.ChoiceField(choices=["ok", "warning", "critical", "exhausted"])
+    cost_used_usd = UsdField(source="cost_used_micros")
+    cost_reserved_usd = UsdField(source="cost_reserved_micros")
+    cost_limit_usd = UsdField(source="cost_limit_micros", allow_null=True, help_text="null: no daily cost limit")
+    cost_remaining_usd = UsdField(source="cost_remaining_micros", allow_null=True)
+    cost_usage_ratio = serializers.FloatField(allow_null=True)
 
 
 class BudgetDaySerializer(serializers.Serializer):
@@ -114,17 +120,19 @@ class BudgetSerializer(serializers.Serializer):
     token_usage_today = TokenUsageTodaySerializer()
     proactive = ProactiveBudgetSerializer()
     history = BudgetDaySerializer(many=True, help_text="the last 14 UTC days, oldest first")
+    cost = BudgetCostSerializer()
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):
     total_tokens = serializers.IntegerField(read_only=True)
+    cost_usd = UsdField(source="cost_micros", help_text="estimated from the price table when the row was written")
 
     class Meta:
         model = LedgerEntry
         fields = [
             "id", "scope", "day", "provider", "model", "input_tokens", "output_tokens",
             "cache_creation_input_tokens", "cache_read_input_tokens", "total_tokens",
-            "request_id", "meta", "estimated", "over_reservation", "created_at",
+            "request_id", "meta", "estimated", "over_reservation", "created_at", "cost_usd",
         ]
         read_only_fields = fields
 
@@ -150,12 +158,13 @@ class CycleSerializer(serializers.ModelSerializer):
     """A cycle's outline; the detail adds what the model was told and answered."""
 
     tokens = CycleTokensSerializer(read_only=True)
+    cost_usd = UsdField(source="cost_micros", help_text="all the cycle's model calls, like its tokens")
 
     class Meta:
         model = Cycle
         fields = [
             "id", "status", "reason", "trigger", "action", "certainty", "significance", "executed",
-            "tokens", "started_at", "finished_at", "duration_ms",
+            "tokens", "started_at", "finished_at", "duration_ms", "cost_usd",
         ]
         read_only_fields = fields
 
@@ -167,13 +176,14 @@ class CycleDetailSerializer(serializers.ModelSerializer):
         read_only=True, help_text="one of: " + ", ".join(CycleStatus.values) + " (see CycleStatusEnum)"
     )
     tokens = CycleTokensSerializer(read_only=True)
+    cost_usd = UsdField(source="cost_micros", help_text="all the cycle's model calls, like its tokens")
     timings = CycleTimingsSerializer(source="*", read_only=True)
 
     class Meta:
         model = Cycle
         fields = [
             "id", "status", "reason", "trigger", "action", "certainty", "significance", "executed",
-            "prompt", "raw_response", "decision", "result", "error", "tokens", "timings",
+            "prompt", "raw_response", "decision", "result", "error", "tokens", "timings", "cost_usd",
         ]
         read_only_fields = fields
 

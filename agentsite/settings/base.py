@@ -1,6 +1,7 @@
 """Settings for agentsite: every value comes from the environment (see .env.example)."""
 
 import math
+from decimal import Decimal
 
 from .env import BASE_DIR, SECRET_VARIABLES, ConfigError, at_most, env
 
@@ -223,6 +224,22 @@ at_most("AGENT_MAX_TOKENS", AGENT_MAX_TOKENS, "PROACTIVE_DAILY_TOKEN_LIMIT", PRO
         why="else no cycle ever fits the budget")
 at_most("PROACTIVE_MIN_INTERVAL_SECONDS", PROACTIVE_MIN_INTERVAL_SECONDS,
         "PROACTIVE_MAX_INTERVAL_SECONDS", PROACTIVE_MAX_INTERVAL_SECONDS)
+# Money (budget/pricing.py). USD per million tokens by model id prefix (matched by the longest
+# prefix, then by family word: "opus", "sonnet", "haiku"); an unknown model is priced as the
+# most expensive entry, so an estimate never undercounts. Cache writes default to 1.25x the
+# input price, cache reads to 0.1x. MODEL_PRICES_JSON replaces or adds entries.
+MODEL_PRICES = {
+    "claude-opus": {"input": Decimal("15"), "output": Decimal("75")},
+    "claude-sonnet": {"input": Decimal("3"), "output": Decimal("15")},
+    "claude-haiku": {"input": Decimal("1"), "output": Decimal("5")},
+    **env.model_prices("MODEL_PRICES_JSON"),
+}
+# Optional: proactive USD per UTC day, held by the same reservations as tokens; unset = no limit.
+PROACTIVE_DAILY_COST_LIMIT_USD = env.decimal("PROACTIVE_DAILY_COST_LIMIT_USD", None, above=0, max=1_000_000,
+                                             unit="of USD")
+# Percentages of the day's proactive budget (tokens, and cost when limited) at which the Master is
+# told, once each per UTC day; empty turns alerts off.
+BUDGET_ALERT_THRESHOLDS = env.percent_list("BUDGET_ALERT_THRESHOLDS", [50, 80, 95])
 # The proactive tick runs about once a minute (Django-Q2's scheduler looks every ~30 s, so
 # ticks come 30-90 s apart). A cycle due within this many seconds is waited for by the tick
 # that sees it, so it starts on time instead of at the next tick; 0 turns the wait off.

@@ -12,7 +12,9 @@ manage.py, wsgi.py and asgi.py print just that line. An empty value counts as un
 
 from __future__ import annotations
 
+import json
 import re
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,6 +39,8 @@ FALSE_WORDS = ("false", "0", "no", "off")
 DJANGO_DB_SCHEMES = tuple(
     sorted(scheme for scheme, engine in environ.Env.DB_SCHEMES.items() if engine.startswith("django."))
 )
+# The four prices of a model, USD per million tokens (MODEL_PRICES, MODEL_PRICES_JSON).
+PRICE_FIELDS = ("input", "output", "cache_write", "cache_read")
 _INT = re.compile(r"[+-]?\d+")
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -203,6 +207,64 @@ class StrictEnv(environ.Env):
         return config
 
     db_url = db
+
+    def decimal(self, name, default=None, *, above=None, max=None, unit=""):  # noqa: A002
+        """A decimal number (money), exact: Decimal, never float; None/default when unset."""
+        raw = self.raw(name)
+        if raw is None:
+            return default
+        expected = "a number" + (f" {unit}" if unit else "") + (f" above {above}" if above is not None else "")
+        expected += f"{' and' if above is not None else ','} at most {max}" if max is not None else ""
+        if not _DECIMAL.fullmatch(raw):
+            raise ConfigError(name, raw, expected)
+        value = Decimal(raw)
+        if not value.is_finite() or (above is not None and not value > above) or (max is not None and value > max):
+            raise ConfigError(name, raw, expected)
+        return value
+
+    def percent_list(self, name, default: list[int]) -> list[int]:
+        """Comma-separated whole percentages from 1 to 100, sorted, without repeats.
+        Unset: `default`; set to blank or "none"/"off": [] (turned off)."""
+        value = self.ENVIRON.get(name)
+        if value is None:
+            return list(default)
+        raw = value.strip()
+        if raw.lower() in ("", "none", "off"):
+            return []
+        items = [item.strip() for item in raw.split(",")]
+        expected = "comma-separated whole percentages from 1 to 100 (e.g. 50,80,95), or empty to turn alerts off"
+        if not all(re.fullmatch(r"\d{1,3}", item) and 1 <= int(item) <= 100 for item in items):
+            raise ConfigError(name, raw, expected)
+        return sorted({int(item) for item in items})
+
+    def model_prices(self, name) -> dict[str, dict[str, Decimal]]:
+        """A JSON object of model prices in USD per million tokens:
+        {"<model id prefix>": {"input": 3, "output": 15, "cache_write": 3.75, "cache_read": 0.3}};
+        input and output required, the cache prices optional (1.25x and 0.1x input). {} when unset."""
+        raw = self.raw(name)
+        if raw is None:
+            return {}
+        expected = (
+            'a JSON object such as {"claude-sonnet": {"input": 3, "output": 15}}: model id prefixes to'
+            " USD per million tokens (input, output; optional cache_write, cache_read), each from 0 to 100000"
+        )
+        try:
+            data = json.loads(raw, parse_float=Decimal, parse_int=Decimal)
+        except ValueError:
+            raise ConfigError(name, raw, expected) from None
+        if not isinstance(data, dict) or not data:
+            raise ConfigError(name, raw, expected)
+        prices = {}
+        for model, entry in data.items():
+            if not re.fullmatch(r"\S+", model) or not isinstance(entry, dict) or not {"input", "output"} <= set(entry):
+                raise ConfigError(name, raw, expected)
+            if set(entry) - set(PRICE_FIELDS):
+                raise ConfigError(name, raw, expected)
+            for value in entry.values():
+                if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= 100_000:
+                    raise ConfigError(name, raw, expected)
+            prices[model.lower()] = dict(entry)
+        return prices
 
 
 env = StrictEnv()

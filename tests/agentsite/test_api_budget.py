@@ -24,6 +24,9 @@ def test_budget_is_the_stats_payload_plus_two_weeks_of_history(api, budget_limit
     assert body["proactive"] == {
         "limit": 1_000_000, "used": 1_500, "reserved": 0, "remaining": 998_500,
         "usage_ratio": 0.0015, "level": "ok",
+        # "m" is no known model: priced as the dearest (opus: $15/M in, $75/M out).
+        "cost_used_usd": "0.052500", "cost_reserved_usd": "0.000000", "cost_limit_usd": None,
+        "cost_remaining_usd": None, "cost_usage_ratio": None,
     }
     history = body["history"]
     assert len(history) == 14
@@ -60,8 +63,9 @@ def test_the_ledger_lists_calls_newest_first_with_token_categories(api, ledger):
     assert set(newest) == {
         "id", "scope", "day", "provider", "model", "input_tokens", "output_tokens",
         "cache_creation_input_tokens", "cache_read_input_tokens", "total_tokens", "request_id",
-        "meta", "estimated", "over_reservation", "created_at",
+        "meta", "estimated", "over_reservation", "created_at", "cost_usd",
     }
+    assert newest["cost_usd"] == "0.005250"  # 100 x $15/M + 50 x $75/M ("claude-a" is unknown: the dearest)
     assert (newest["estimated"], newest["over_reservation"]) == (False, False)
 
 

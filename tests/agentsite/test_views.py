@@ -51,7 +51,10 @@ def test_stats_reports_usage_by_scope_and_the_proactive_budget(client, budget_li
     assert body["proactive"] == {
         "limit": 1_000_000, "used": 1_500, "reserved": 2_000, "remaining": 996_500,
         "usage_ratio": 0.0015, "level": "ok",
+        "cost_used_usd": "0.052500", "cost_reserved_usd": "0.000000", "cost_limit_usd": None,
+        "cost_remaining_usd": None, "cost_usage_ratio": None,
     }
+    assert body["cost_usd"]["today"] == {"proactive": "0.052500", "reactive": "0.001050", "total": "0.053550"}
     assert len(body["date"]) == 10
     assert body["cycles_today"] == 0 and body["next_cycle_at"] is None
 

@@ -51,7 +51,11 @@ def test_stats_shape_and_values(budget_limit):
     assert stats["token_usage_today"] == {"proactive": 2_500, "reactive": 42}
     assert stats["proactive"] == {
         "limit": 10_000, "used": 2_500, "reserved": 0, "remaining": 7_500, "usage_ratio": 0.25, "level": "ok",
+        # Model "m" is unknown: priced as the dearest family (opus, $15/M input, $75/M output).
+        "cost_used_micros": 37_500, "cost_reserved_micros": 0, "cost_limit_micros": None,
+        "cost_remaining_micros": None, "cost_usage_ratio": None,
     }
+    assert stats["cost_micros_today"] == {"proactive": 37_500, "reactive": 40 * 15 + 2 * 75, "total": 38_250}
 
 
 def test_history_lists_each_of_the_last_days_oldest_first(budget_limit):

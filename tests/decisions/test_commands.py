@@ -38,9 +38,10 @@ def test_run_cycle_json_describes_a_completed_cycle(claude):
     result = last_json(out)
     assert code == 0
     assert set(result) == {"cycle_id", "status", "reason", "action", "certainty", "significance", "executed",
-                           "approval_id", "tokens", "next_run_in_seconds"}
+                           "approval_id", "tokens", "next_run_in_seconds", "cost_usd"}
     assert (result["status"], result["reason"], result["action"], result["executed"]) == ("completed", None, "meditate", True)
     assert result["tokens"] == {"input": 100, "output": 20, "cache_creation": 0, "cache_read": 0}
+    assert result["cost_usd"] == "0.000600"  # 100 x $3/M + 20 x $15/M (the fake's claude-sonnet-5-5)
     assert result["next_run_in_seconds"] >= 60
 
 

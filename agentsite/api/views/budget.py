@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_view
 from rest_framework.response import Response
 
-from budget.selectors import budget_history, budget_stats, ledger_browse
+from budget.selectors import budget_cost, budget_history, budget_stats, ledger_browse
 
 from ..filters import LedgerFilter
 from ..serializers import BudgetSerializer, LedgerEntrySerializer
@@ -14,11 +14,12 @@ HISTORY_DAYS = 14
 
 class BudgetApi(ApiView):
     @documented(
-        "budget_retrieve", "Today's budget (the /stats payload) with 14 days of history", "budget",
+        "budget_retrieve", "Today's budget (the /stats payload) with 14 days of history and the cost today and "
+        "this month (USD, estimated from the price table)", "budget",
         ok=BudgetSerializer,
     )
     def get(self, request):
-        data = {**budget_stats(), "history": budget_history(days=HISTORY_DAYS)}
+        data = {**budget_stats(), "history": budget_history(days=HISTORY_DAYS), "cost": budget_cost()}
         return Response(BudgetSerializer(data).data)
 
 

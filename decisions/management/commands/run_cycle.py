@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from budget.client import claude_configured
 from budget.errors import ClaudeNotConfigured
+from budget.pricing import usd
 from decisions.models import CycleStatus
 from decisions.prompts import prompt_build
 from decisions.selectors import prompt_context_gather
@@ -62,6 +63,7 @@ def _as_json(run) -> dict:
         "significance": cycle.significance,
         "executed": cycle.executed,
         "approval_id": run.approval_id,
-        "tokens": cycle.tokens,
+        "tokens": cycle.tokens,  # every call of the cycle: the decision's and its action's own
+        "cost_usd": str(usd(cycle.cost_micros)),
         "next_run_in_seconds": run.next_run_in_seconds,
     }
