@@ -35,10 +35,15 @@ def search_words(query: str) -> list[str]:
 def memory_search_queryset(*, query: str, include_archived: bool = False) -> QuerySet:
     """The entries matching every word of `query`, best first (a lazy queryset the caller
     may filter and page); none for a query without words."""
-    words = search_words(query)
     qs = MemoryEntry.objects.all()
     if not include_archived:
         qs = qs.filter(archived_at__isnull=True)
+    return memory_search_filter(qs, query=query)
+
+
+def memory_search_filter(qs: QuerySet, *, query: str) -> QuerySet:
+    """`qs` (entries) narrowed to those matching every word of `query`, best first."""
+    words = search_words(query)
     if not words:
         return qs.none()
     if connection.vendor == "postgresql":

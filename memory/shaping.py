@@ -125,3 +125,24 @@ def memory_archive_many(*, entry_ids: Iterable[int], by: str, via: str) -> list[
             MemoryEntry.objects.bulk_update(entries, ["pinned", "archived_at", "updated_at"])
         MemoryRevision.objects.bulk_create(revisions)
     return [entry.pk for entry in entries]
+
+
+def memory_update(
+    *, entry_id: int, by: str, via: str, content: str | None = None, pinned: bool | None = None,
+    archived: bool | None = None,
+) -> MemoryEntry:
+    """Several changes at once (the API's PATCH), all or none: restore, then edit, then pin
+    or unpin, then archive. A field left None is not touched."""
+    if pinned and archived:
+        raise MemoryStateConflict("An entry can't be pinned and archived at once")
+    with transaction.atomic():
+        entry = _locked(entry_id)
+        if archived is False:
+            entry = memory_restore(entry_id=entry.pk, by=by, via=via)
+        if content is not None:
+            entry = memory_edit(entry_id=entry.pk, content=content, by=by, via=via)
+        if pinned is not None:
+            entry = _set_pinned(entry_id=entry.pk, pinned=pinned, by=by, via=via)
+        if archived:
+            entry = memory_archive(entry_id=entry.pk, by=by, via=via)
+    return entry

@@ -49,6 +49,7 @@ urlpatterns = [
     path("skills/", skills.SkillListApi.as_view(), name="skill-list"),
     path("skills/<int:pk>/", skills.SkillDetailApi.as_view(), name="skill-detail"),
     path("memory/", memory.MemoryListApi.as_view(), name="memory-list"),
+    path("memory/<int:pk>/", memory.MemoryDetailApi.as_view(), name="memory-detail"),
     path("agent/", agent.AgentStatusApi.as_view(), name="agent"),
     path("agent/pause/", agent.AgentPauseApi.as_view(), name="agent-pause"),
     path("agent/resume/", agent.AgentResumeApi.as_view(), name="agent-resume"),

@@ -28,6 +28,8 @@ ENDPOINTS = [
     ("get", "/api/skills/1/"),
     ("get", "/api/memory/"),
     ("post", "/api/memory/"),
+    ("get", "/api/memory/1/"),
+    ("patch", "/api/memory/1/"),
     ("get", "/api/agent/"),
     ("post", "/api/agent/pause/"),
     ("post", "/api/agent/resume/"),

@@ -13,6 +13,7 @@ from memory.shaping import (
     memory_pin,
     memory_restore,
     memory_unpin,
+    memory_update,
 )
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +123,19 @@ def test_get_returns_the_entry_with_its_revisions(memory_entry_factory):
     assert [r.field for r in got.revisions.all()] == ["archived", "pinned", "pinned"]
     with pytest.raises(MemoryNotFound):
         memory_get(entry_id=entry.pk + 1)
+
+
+def test_update_applies_several_changes_or_none(memory_entry_factory):
+    entry = memory_entry_factory(content="draft")
+    memory_archive(entry_id=entry.pk, by="m", via="api")
+    updated = memory_update(entry_id=entry.pk, by="m", via="api", content="final", pinned=True, archived=False)
+    assert (updated.content, updated.pinned, updated.archived_at) == ("final", True, None)
+    memory_archive(entry_id=entry.pk, by="m", via="api")
+    revisions = MemoryRevision.objects.count()
+    with pytest.raises(MemoryContentInvalid):
+        memory_update(entry_id=entry.pk, by="m", via="api", archived=False, content="")
+    entry.refresh_from_db()
+    assert entry.archived_at is not None and entry.content == "final"  # the restore rolled back too
+    with pytest.raises(MemoryStateConflict, match="pinned and archived at once"):
+        memory_update(entry_id=entry.pk, by="m", via="api", archived=True, pinned=True)
+    assert MemoryRevision.objects.count() == revisions
