@@ -3,7 +3,9 @@
 
 from agentsite.core.tasks import task_register
 from budget.tasks import reservations_sweep_task
-from decisions.tasks import approval_execute_task, approval_expire_task, proactive_tick_task, run_cycle_now_task
+from decisions.tasks import (
+    approval_execute_task, approval_expire_task, memory_consolidate_task, proactive_tick_task, run_cycle_now_task,
+)
 from telegrambot.tasks import outbox_deliver_task, update_process_task, updates_retry_task
 
 TASKS = {
@@ -11,6 +13,7 @@ TASKS = {
     "decisions.approval_expire": approval_expire_task,
     "decisions.approval_execute": approval_execute_task,
     "decisions.run_cycle_now": run_cycle_now_task,
+    "decisions.memory_consolidate": memory_consolidate_task,
     "telegrambot.outbox_deliver": outbox_deliver_task,
     "telegrambot.update_process": update_process_task,
     "telegrambot.updates_retry": updates_retry_task,

@@ -58,8 +58,12 @@ def approval_effective_status(approval: Approval) -> str:
     return approval.status
 
 
+# The cycles that read a prompt: not skipped ones, nor the daily memory consolidation.
+_NOT_DECIDING = {"trigger": "consolidation"}
+
+
 def _last_cycle_start() -> datetime | None:
-    last = Cycle.objects.exclude(status=CycleStatus.SKIPPED).order_by("-started_at").first()
+    last = Cycle.objects.exclude(status=CycleStatus.SKIPPED).exclude(**_NOT_DECIDING).order_by("-started_at").first()
     return last.started_at if last else None
 
 
@@ -116,7 +120,8 @@ def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
 def _cycle_view_query(day: date):
     """The view's query for one UTC day. It depends on nothing else: a pending approval
     counts whatever its deadline (`approval_list` then applies the expiry rule)."""
-    last_start = Cycle.objects.exclude(status=CycleStatus.SKIPPED).order_by("-started_at").values("started_at")[:1]
+    last_start = (Cycle.objects.exclude(status=CycleStatus.SKIPPED).exclude(**_NOT_DECIDING)
+                  .order_by("-started_at").values("started_at")[:1])
     cycles_today = _cycles_since(utc_day_start(day)).order_by().annotate(n=Func(F("pk"), function="COUNT"))
     return (
         AgentState.objects.filter(pk=AgentState.SINGLETON_ID)

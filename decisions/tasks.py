@@ -1,6 +1,7 @@
 """Django-Q2 tasks: thin wrappers over the services (Django-Q2 owns their retries)."""
 
 from .approvals import approval_expire_due
+from .consolidation import consolidation_run
 from .execution import approval_execute, approval_execute_stranded
 from .services import cycle_run, proactive_tick
 
@@ -23,3 +24,9 @@ def run_cycle_now_task() -> str:
     """A cycle requested by the Master (API/admin): ignores the schedule, not pause/lock/budget."""
     run = cycle_run(trigger="api")
     return f"cycle {run.cycle.pk} {run.cycle.status}"
+
+
+def memory_consolidate_task() -> str:
+    """Hourly: fold old memory into a digest once per UTC day (decisions.consolidation)."""
+    cycle = consolidation_run()
+    return "nothing to consolidate" if cycle is None else f"cycle {cycle.pk} {cycle.status}"

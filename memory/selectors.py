@@ -59,3 +59,17 @@ def memory_get(*, entry_id: int) -> MemoryEntry:
         return MemoryEntry.objects.prefetch_related("revisions").get(pk=entry_id)
     except (MemoryEntry.DoesNotExist, TypeError, ValueError, OverflowError):
         raise MemoryNotFound(entry_id) from None
+
+
+# What consolidation folds: the agent's own records. Not the Master's guidance, the focus
+# (the newest one counts however old), the aroma (the next prompt's scent) or digests.
+CONSOLIDATE_KINDS = [MemoryKind.CYCLE_SUMMARY, MemoryKind.WORKING, MemoryKind.REFLECTION, MemoryKind.SKILL_NOTE,
+                     MemoryKind.TASK_RESULT, MemoryKind.OUTCOME]
+
+
+def memory_consolidation_batch(*, before: datetime, limit: int) -> list[MemoryEntry]:
+    """The oldest live, unpinned entries of CONSOLIDATE_KINDS written before `before`."""
+    return list(
+        _live().filter(kind__in=CONSOLIDATE_KINDS, pinned=False, created_at__lt=before)
+        .order_by("created_at", "id")[:limit]
+    )

@@ -39,11 +39,14 @@ def startups() -> int:
     return Notification.objects.filter(kind=NotificationKind.STARTUP).count()
 
 
-def test_migrate_leaves_the_five_schedules_every_minute():
+def test_migrate_leaves_five_schedules_every_minute_and_the_hourly_consolidation():
     Schedule.objects.all().delete()  # as on a fresh database
     output = migrate()
     rows = {name: (func, kind, minutes, repeats) for _, name, func, kind, minutes, repeats in schedule_rows()}
-    assert rows == {name: (task_path(task), Schedule.MINUTES, 1, -1) for name, task in SCHEDULES.items()}
+    hourly = {"agentsite: consolidate memory"}
+    assert rows == {name: (task_path(task), Schedule.MINUTES, 60 if name in hourly else 1, -1)
+                    for name, task in SCHEDULES.items()}
+    assert len(rows) == 6
     assert "Agent schedules: created: agentsite: proactive tick;" in output
 
 
@@ -52,7 +55,7 @@ def test_migrating_again_changes_nothing():
     before = schedule_rows()
     output = migrate()
     assert schedule_rows() == before
-    assert "Agent schedules: 5 up to date." in output
+    assert "Agent schedules: 6 up to date." in output
 
 
 def test_a_changed_schedule_is_repaired_and_others_are_left_alone():
@@ -108,7 +111,7 @@ def test_no_announcement_without_a_master_nor_on_flush(settings):
     # What flush (e.g. after a transactional test) sends: no plan. Not a deployment start.
     schedules_on_migrate(sender=None, using="default", verbosity=0)
     assert startups() == 0
-    assert Schedule.objects.filter(name__in=SCHEDULES).count() == 5
+    assert Schedule.objects.filter(name__in=SCHEDULES).count() == 6
 
 
 def test_other_databases_are_left_alone(settings):
