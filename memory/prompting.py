@@ -4,14 +4,15 @@ of recent knowledge (reflections, notes, results, guidance, outcomes, digests) f
 the entries most relevant to the current focus and tasks are picked in Python
 (`memory_relevant`: shared words, then recency). Archived entries never come back.
 
-The SELECT is `id IN (newest summaries) OR id IN (pinned) OR id IN (pool)`, each subquery
-bounded and read in an index's order (memory_kind_newest, memory_pinned_live, created_at);
-its SQL is compiled once per connection (agentsite.core.compiled)."""
+The SELECT is `id IN (newest summaries UNION ALL pinned UNION ALL pool)`, each part
+bounded and read in an index's order (memory_kind_newest, memory_pinned_live, created_at),
+the rows then looked up by primary key; its SQL is compiled once per connection
+(agentsite.core.compiled)."""
 
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models.expressions import RawSQL
 
 from agentsite.core.compiled import rows_compiled
 
@@ -40,18 +41,27 @@ class PromptMemory:
 
 def _query(actions: int):
     live = MemoryEntry.objects.filter(archived_at__isnull=True).order_by("-created_at", "-id")
-    newest_actions = live.filter(kind=MemoryKind.CYCLE_SUMMARY).values("id")[:actions]
-    pinned = live.filter(pinned=True).values("id")[:PINNED_MAX]
-    pool = live.filter(kind__in=POOL_KINDS).values("id")[:POOL_SIZE]
-    return (
-        MemoryEntry.objects.filter(Q(id__in=newest_actions) | Q(id__in=pinned) | Q(id__in=pool))
-        .order_by("-created_at", "-id").values_list(*_FIELDS)
-    )
+    parts = [
+        live.filter(kind=MemoryKind.CYCLE_SUMMARY).values("id")[:actions],
+        live.filter(pinned=True).values("id")[:PINNED_MAX],
+        live.filter(kind__in=POOL_KINDS).values("id")[:POOL_SIZE],
+    ]
+    # One IN over a UNION ALL of the three bounded reads: the database looks the few ids up
+    # by primary key (an OR of three INs would have PostgreSQL filter every row). Each part
+    # is a derived table, as SQLite allows no LIMIT in a compound's own members.
+    sqls, params = [], []
+    for n, part in enumerate(parts):
+        sql, part_params = part.query.sql_with_params()
+        sqls.append(f"SELECT id FROM ({sql}) AS part{n}")
+        params.extend(part_params)
+    ids = RawSQL(" UNION ALL ".join(sqls), params)
+    return MemoryEntry.objects.filter(id__in=ids).order_by().values_list(*_FIELDS)  # sorted in Python
 
 
 def memory_for_prompt(*, actions: int) -> PromptMemory:
     """The newest `actions` cycle summaries' texts, the pinned entries and the pool."""
     rows, _ = rows_compiled(("memory.for_prompt", actions), lambda: _query(actions))
+    rows.sort(key=lambda row: (row[4], row[0]), reverse=True)  # newest first
     summaries = [row for row in rows if row[1] == MemoryKind.CYCLE_SUMMARY][:actions]
     in_actions = {row[0] for row in summaries}
     return PromptMemory(
