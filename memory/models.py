@@ -50,9 +50,14 @@ class MemoryEntry(models.Model):
         indexes = [
             # By kind, newest first, ties by id (memory_recent, memory_latest): read in index order.
             models.Index(fields=["kind", "-created_at", "-id"], name="memory_kind_newest"),
-            # The few pinned, live entries the prompt shows: a small partial index.
-            models.Index(fields=["-created_at"], condition=models.Q(pinned=True, archived_at__isnull=True),
-                         name="memory_pinned_live"),
+            # The few pinned entries, newest first (memory.prompting): a small partial index
+            # whose condition is the very WHERE the ORM writes for pinned=True ("pinned").
+            models.Index(fields=["-created_at", "-id"], condition=models.Q(pinned=True), name="memory_pinned_newest"),
+        ]
+        constraints = [
+            # Archiving unpins (memory.shaping): an archived entry is never in a prompt.
+            models.CheckConstraint(condition=~models.Q(pinned=True, archived_at__isnull=False),
+                                   name="memory_archived_not_pinned"),
         ]
         verbose_name_plural = "memory entries"
 

@@ -4,8 +4,8 @@ of recent knowledge (reflections, notes, results, guidance, outcomes, digests) f
 the entries most relevant to the current focus and tasks are picked in Python
 (`memory_relevant`: shared words, then recency). Archived entries never come back.
 
-The SELECT is `id IN (newest summaries UNION ALL pinned UNION ALL pool)`, each part
-bounded and read in an index's order (memory_kind_newest, memory_pinned_live, created_at),
+The SELECT is `id IN (newest summaries UNION ALL pinned UNION ALL pool per kind)`, each
+part bounded and read in an index's order (memory_kind_newest, memory_pinned_newest),
 the rows then looked up by primary key; its SQL is compiled once per connection
 (agentsite.core.compiled)."""
 
@@ -21,7 +21,7 @@ from .models import MemoryEntry, MemoryKind
 POOL_KINDS = [MemoryKind.REFLECTION, MemoryKind.SKILL_NOTE, MemoryKind.TASK_RESULT, MemoryKind.GUIDANCE,
               MemoryKind.OUTCOME, MemoryKind.DIGEST]
 PINNED_MAX = 6
-POOL_SIZE = 40
+POOL_PER_KIND = 8  # 48 candidates in all
 _FIELDS = ("id", "kind", "content", "pinned", "created_at")
 _WORD = re.compile(r"[^\W_]{4,}", re.UNICODE)
 # Words too common to say what an entry is about (only words of 4+ letters are used at all).
@@ -43,8 +43,10 @@ def _query(actions: int):
     live = MemoryEntry.objects.filter(archived_at__isnull=True).order_by("-created_at", "-id")
     parts = [
         live.filter(kind=MemoryKind.CYCLE_SUMMARY).values("id")[:actions],
-        live.filter(pinned=True).values("id")[:PINNED_MAX],
-        live.filter(kind__in=POOL_KINDS).values("id")[:POOL_SIZE],
+        MemoryEntry.objects.filter(pinned=True).order_by("-created_at", "-id").values("id")[:PINNED_MAX],
+        # The pool: the newest few of each kind, each read in memory_kind_newest's order
+        # (one read of "the newest of these kinds" would sort every entry of them on SQLite).
+        *(live.filter(kind=kind).values("id")[:POOL_PER_KIND] for kind in POOL_KINDS),
     ]
     # One IN over a UNION ALL of the three bounded reads: the database looks the few ids up
     # by primary key (an OR of three INs would have PostgreSQL filter every row). Each part

@@ -17,9 +17,20 @@ def test_the_parts_are_bounded_and_split(memory_entry_factory):
         MemoryEntry(kind=KINDS[i % 6], content=f"e {i}", pinned=(i % 97 == 0)) for i in range(600)
     )
     memory = memory_for_prompt(actions=6)
-    assert len(memory.recent_actions) == 6 and len(memory.pinned) == 6 and len(memory.pool) <= 40
+    assert len(memory.recent_actions) == 6 and len(memory.pinned) == 6 and len(memory.pool) <= 48
     assert all(row[3] for row in memory.pinned) and not any(row[3] for row in memory.pool)
     assert not {row[1] for row in memory.pool} & {"cycle_summary", "aroma"} - {row[1] for row in memory.pinned}
+
+
+def test_sqlite_reads_every_part_in_index_order():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's plan")
+    sql, params = _query(6).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = "\n".join(row[3] for row in cursor.fetchall())
+    assert "USING INTEGER PRIMARY KEY" in plan and "USING INDEX memory_pinned_newest" in plan, plan
+    assert "TEMP B-TREE" not in plan and plan.count("memory_kind_newest") == 7, plan
 
 
 @pytest.mark.postgres

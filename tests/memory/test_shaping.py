@@ -139,3 +139,14 @@ def test_update_applies_several_changes_or_none(memory_entry_factory):
     with pytest.raises(MemoryStateConflict, match="pinned and archived at once"):
         memory_update(entry_id=entry.pk, by="m", via="api", archived=True, pinned=True)
     assert MemoryRevision.objects.count() == revisions
+
+
+def test_the_database_refuses_an_archived_entry_that_is_pinned(memory_entry_factory):
+    from django.db import IntegrityError, transaction
+
+    from agentsite.core.clock import utc_now
+
+    entry = memory_entry_factory(pinned=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MemoryEntry.objects.filter(pk=entry.pk).update(archived_at=utc_now())
+    assert MemoryEntry.objects.get().archived_at is None
