@@ -91,3 +91,9 @@ def test_postgres_search_reads_the_gin_index(memory_entry_factory):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "memory_content_fts" in plan, plan
+
+
+@pytest.mark.postgres
+def test_postgres_a_query_of_stop_words_only_finds_nothing(memory_entry_factory):
+    memory_entry_factory(content="the and of")
+    assert memory_search(query="the of", limit=5) == []
