@@ -34,8 +34,11 @@ SCHEDULES = {
     "agentsite: retry Telegram updates": "telegrambot.updates_retry",
     "agentsite: free stale budget reservations": "budget.reservations_sweep",
     "agentsite: the Master's schedules": "decisions.master_schedules_run",
+    "agentsite: consolidate memory": "decisions.memory_consolidate",
 }
 INTERVAL_MINUTES = 1
+# Schedules that run less often than every minute (once a UTC day is decided by the task).
+INTERVALS = {"agentsite: consolidate memory": 60}
 # A restart (or another worker, or a second `migrate`) within this many minutes of the last
 # "Agent online" message does not send another one.
 ANNOUNCE_QUIET_MINUTES = 10
@@ -56,10 +59,10 @@ def _schedules_sync() -> list[tuple[str, str]]:
     # Serialized with other syncs through the agent-state row when it exists; never creates
     # it (reading the agent's state must find the same database before and after migrate).
     AgentState.objects.select_for_update().filter(pk=AgentState.SINGLETON_ID).first()
-    wanted = {"schedule_type": Schedule.MINUTES, "minutes": INTERVAL_MINUTES, "repeats": -1}
     results = []
     for name, task in SCHEDULES.items():
-        fields = {"func": task_path(task), **wanted}
+        fields = {"func": task_path(task), "schedule_type": Schedule.MINUTES,
+                  "minutes": INTERVALS.get(name, INTERVAL_MINUTES), "repeats": -1}
         rows = list(Schedule.objects.filter(name=name).order_by("pk"))
         if not rows:
             Schedule.objects.create(name=name, **fields)

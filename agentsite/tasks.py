@@ -7,6 +7,7 @@ from decisions.tasks import (
     approval_execute_task,
     approval_expire_task,
     master_schedules_run_task,
+    memory_consolidate_task,
     proactive_tick_task,
     run_cycle_now_task,
 )
@@ -18,6 +19,7 @@ TASKS = {
     "decisions.approval_execute": approval_execute_task,
     "decisions.run_cycle_now": run_cycle_now_task,
     "decisions.master_schedules_run": master_schedules_run_task,
+    "decisions.memory_consolidate": memory_consolidate_task,
     "telegrambot.outbox_deliver": outbox_deliver_task,
     "telegrambot.update_process": update_process_task,
     "telegrambot.updates_retry": updates_retry_task,

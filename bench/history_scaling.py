@@ -88,8 +88,9 @@ def history_fill(scale: float) -> dict:
                            meta={"cycle_id": n, "purpose": "decision"}, created_at=at)
 
     def memory(n):
+        at = _past(n, counts["memories"], now)
         return MemoryEntry(kind=memory_kinds[n % len(memory_kinds)], content=f"history entry {n}: " + "x" * 120,
-                           meta={"n": n}, cycle_id=n, created_at=_past(n, counts["memories"], now))
+                           meta={"n": n}, cycle_id=n, created_at=at, updated_at=at)
 
     def task(n):
         at = _past(n, counts["tasks"], now)

@@ -96,14 +96,14 @@ def at_every_cap_share(fake, model: str) -> tuple[float, int]:
     """The prompt with every section at its character cap: the volatile part's upper bound."""
     from datetime import UTC, datetime
 
-    from decisions.prompts import (ANSWERS_CAP, APPROVALS_CAP, AROMA_MAX_CHARS, FOCUS_MAX_CHARS,
+    from decisions.prompts import (ANSWERS_CAP, APPROVALS_CAP, AROMA_MAX_CHARS, FOCUS_MAX_CHARS, MEMORY_CAP,
                                    RECENT_ACTIONS_CAP, TASKS_CAP, PromptContext, prompt_build)
 
     def items(cap):
         return ["w" * cap[1] for _ in range(cap[0] + 1)]
 
     context = PromptContext(
-        now=datetime(2026, 11, 30, tzinfo=UTC), recent_actions=items(RECENT_ACTIONS_CAP),
+        now=datetime(2026, 11, 30, tzinfo=UTC), recent_actions=items(RECENT_ACTIONS_CAP), memories=items(MEMORY_CAP),
         active_tasks=[{"id": i, "title": "t" * TASKS_CAP[1], "description": "d" * TASKS_CAP[1]}
                       for i in range(TASKS_CAP[0] + 1)],
         open_approvals=[{"id": i, "question": "q" * APPROVALS_CAP[1]} for i in range(APPROVALS_CAP[0] + 1)],

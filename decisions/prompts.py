@@ -16,10 +16,13 @@ ELLIPSIS = "…"
 NONE = "- none"
 
 # (items, characters per item) for each list section; characters for free-text sections.
-RECENT_ACTIONS_CAP = (10, 300)
+# Pinned and relevant memory took its room from the recent actions (10 -> 6) and the
+# answers (500 -> 490 characters): the bound (`_bound`) is no larger than before it.
+RECENT_ACTIONS_CAP = (6, 300)
+MEMORY_CAP = (6, 200)
 TASKS_CAP = (15, 300)
 APPROVALS_CAP = (10, 300)
-ANSWERS_CAP = (10, 500)
+ANSWERS_CAP = (10, 490)
 FOCUS_MAX_CHARS = 1_000
 AROMA_MAX_CHARS = 1_000
 _VALUE_MAX_CHARS = 40  # one budget number, the time, a "(+N more)" count
@@ -45,6 +48,7 @@ class PromptContext:
 
     now: datetime
     recent_actions: list[str] = field(default_factory=list)
+    memories: list[str] = field(default_factory=list)  # pinned entries first, then the most relevant
     active_tasks: list[dict] = field(default_factory=list)  # id, title, priority, status, description
     focus: str = ""
     open_approvals: list[dict] = field(default_factory=list)  # id, kind, action, question, status, expires_at
@@ -72,6 +76,7 @@ def prompt_build(*, context: PromptContext) -> Prompt:
         f"## Today's token budget (proactive)\n{_budget(context.budget)}",
         f"## Last cycle's aroma\n{_text(context.aroma, AROMA_MAX_CHARS)}",
         f"## Current focus\n{_text(context.focus, FOCUS_MAX_CHARS)}",
+        "## Pinned and relevant memory\n" + _items(context.memories, MEMORY_CAP, str),
         "## Recent actions (newest first)\n" + _items(context.recent_actions, RECENT_ACTIONS_CAP, str),
         "## Active tasks\n" + _items(context.active_tasks, TASKS_CAP, _task),
         "## Open approvals and questions\n" + _items(context.open_approvals, APPROVALS_CAP, _approval),
@@ -165,9 +170,9 @@ def _bound() -> int:
     item = len("- ") + 1  # bullet and newline around each clipped item
     more = len("(+ more)") + 20 + 1  # a count of up to 20 digits
     lists = sum(n * (width + item) + more
-                for n, width in (RECENT_ACTIONS_CAP, TASKS_CAP, APPROVALS_CAP, ANSWERS_CAP))
+                for n, width in (RECENT_ACTIONS_CAP, MEMORY_CAP, TASKS_CAP, APPROVALS_CAP, ANSWERS_CAP))
     texts = FOCUS_MAX_CHARS + AROMA_MAX_CHARS + _VALUE_MAX_CHARS * 8
-    headers = 8 * 60  # eight "## ..." headings and the blank lines between sections
+    headers = 9 * 60  # nine "## ..." headings and the blank lines between sections
     budget_lines = 3 * 40
     return lists + texts + headers + budget_lines + len(_DECISION_REQUEST)
 

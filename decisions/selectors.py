@@ -13,7 +13,8 @@ from actions.selectors import task_list_open_brief, tasks_count_open
 from agentsite.core.clock import utc_day_start, utc_now, utc_today
 from agentsite.core.compiled import rows_compiled
 from budget.selectors import budget_counter_subquery, budget_proactive, budget_stats
-from memory.models import MemoryEntry, MemoryKind
+from memory.models import MemoryKind
+from memory.prompting import PromptMemory, memory_for_prompt, memory_relevant, relevance_words
 from memory.selectors import (
     memory_current_focus, memory_last_aroma, memory_latest_subquery, memory_recent,
 )
@@ -24,7 +25,8 @@ from .pacing import DaySpend
 from .policy import policy_current, policy_for_version
 from .prompts import PromptContext
 
-PROMPT_ACTIONS = 10
+PROMPT_ACTIONS = 6
+PROMPT_MEMORIES = 6
 PROMPT_TASKS = 15
 PROMPT_APPROVALS = 10
 PROMPT_ANSWERS = 10
@@ -58,8 +60,12 @@ def approval_effective_status(approval: Approval) -> str:
     return approval.status
 
 
+# The cycles that read a prompt: not skipped ones, nor the daily memory consolidation.
+_NOT_DECIDING = {"trigger": "consolidation"}
+
+
 def _last_cycle_start() -> datetime | None:
-    last = Cycle.objects.exclude(status=CycleStatus.SKIPPED).order_by("-started_at").first()
+    last = Cycle.objects.exclude(status=CycleStatus.SKIPPED).exclude(**_NOT_DECIDING).order_by("-started_at").first()
     return last.started_at if last else None
 
 
@@ -123,7 +129,8 @@ def cycle_view_read(*, now: datetime | None = None) -> CycleView | None:
 def _cycle_view_query(day: date):
     """The view's query for one UTC day. It depends on nothing else: a pending approval
     counts whatever its deadline (`approval_list` then applies the expiry rule)."""
-    last_start = Cycle.objects.exclude(status=CycleStatus.SKIPPED).order_by("-started_at").values("started_at")[:1]
+    last_start = (Cycle.objects.exclude(status=CycleStatus.SKIPPED).exclude(**_NOT_DECIDING)
+                  .order_by("-started_at").values("started_at")[:1])
     cycles_today = _cycles_since(utc_day_start(day)).order_by().annotate(n=Func(F("pk"), function="COUNT"))
     return (
         AgentState.objects.filter(pk=AgentState.SINGLETON_ID)
@@ -164,9 +171,12 @@ def prompt_context_gather(*, now: datetime | None = None, view: CycleView | None
         policy = policy_for_version(view.policy_version)
     approvals = approval_list(status=ApprovalStatus.PENDING, limit=PROMPT_APPROVALS) if read_approvals else []
     answers = memory_recent(kinds=ANSWER_KINDS, limit=PROMPT_ANSWERS, since=since) if read_answers else []
+    tasks = task_list_open_brief(limit=PROMPT_TASKS)
+    memory = memory_for_prompt(actions=PROMPT_ACTIONS)
     return PromptContext(
-        recent_actions=_recent_actions(),
-        active_tasks=task_list_open_brief(limit=PROMPT_TASKS),
+        recent_actions=memory.recent_actions,
+        memories=_memories(memory, focus=focus, tasks=tasks),
+        active_tasks=tasks,
         focus=focus,
         open_approvals=[
             {"id": a.pk, "kind": a.kind, "action": a.action, "question": a.question, "status": a.status,
@@ -181,12 +191,14 @@ def prompt_context_gather(*, now: datetime | None = None, view: CycleView | None
     )
 
 
-def _recent_actions() -> list[str]:
-    """`memory_recent_actions(limit=PROMPT_ACTIONS)`'s contents: the same SELECT of one
-    column, compiled once per connection, no model instances built."""
-    entries = MemoryEntry.objects.filter(kind__in=[MemoryKind.CYCLE_SUMMARY]).order_by("-created_at", "-id")
-    rows, _ = rows_compiled("decisions.recent_actions", lambda: entries.values_list("content")[:PROMPT_ACTIONS])
-    return [content for (content,) in rows]
+def _memories(memory: PromptMemory, *, focus: str, tasks: list[dict]) -> list[str]:
+    """The pinned entries, then those of the pool most relevant to the focus and the open
+    tasks, as the prompt's lines (`#id (pinned) text` / `#id [kind] text`)."""
+    pinned = memory.pinned[:PROMPT_MEMORIES]
+    words = relevance_words(focus, *(f"{t.get('title') or ''} {t.get('description') or ''}" for t in tasks))
+    relevant = memory_relevant(pool=memory.pool, words=words, limit=PROMPT_MEMORIES - len(pinned))
+    return ([f"#{pk} (pinned) {content}" for pk, _, content, *_ in pinned]
+            + [f"#{pk} [{kind}] {content}" for pk, kind, content, *_ in relevant])
 
 
 def _cycles_since(since: datetime):

@@ -93,6 +93,7 @@ most urgent first; "(+N more)" means the rest were left out):
 critical, exhausted).
 - Last cycle's aroma: a short impression your previous cycle left for you.
 - Current focus: what you decided to concentrate on, if anything.
+- Pinned and relevant memory: #<id> entries the Master pinned for you (always shown), then those of your older memory (reflections, notes, results, guidance, digests of old entries) closest to your focus and tasks.
 - Recent actions (newest first): what you did lately. Avoid repeating them.
 - Active tasks: the Master's tasks, as task_id=<id> [priority, status] title — description. \
 Only these ids are valid for work_on_task.

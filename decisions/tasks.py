@@ -1,6 +1,7 @@
 """Django-Q2 tasks: thin wrappers over the services (Django-Q2 owns their retries)."""
 
 from .approvals import approval_expire_due
+from .consolidation import consolidation_run
 from .execution import approval_execute, approval_execute_stranded
 from .master_schedules import master_schedules_run_due
 from .reminders import approval_remind_due
@@ -32,3 +33,7 @@ def run_cycle_now_task() -> str:
 def master_schedules_run_task() -> str:
     """The Master's own schedules: run the due ones (each once, however many workers)."""
     return f"{master_schedules_run_due()} schedule(s) ran"
+def memory_consolidate_task() -> str:
+    """Hourly: fold old memory into a digest once per UTC day (decisions.consolidation)."""
+    cycle = consolidation_run()
+    return "nothing to consolidate" if cycle is None else f"cycle {cycle.pk} {cycle.status}"

@@ -21,7 +21,10 @@ from decisions.approvals import approval_answer, approval_approve, approval_appr
 from decisions.models import ApprovalKind, ApprovalStatus, Surface
 from decisions.policy import action_policy_line, action_policy_read
 from decisions.selectors import approval_list
+from memory.models import MemoryVia
+from memory.search import memory_search
 from memory.selectors import memory_recent
+from memory.shaping import memory_archive, memory_pin
 
 from . import schedule_commands
 from .status import status_text
@@ -158,25 +161,46 @@ def _resume(args: str, actor: str) -> str:
 
 
 def _memory(args: str, actor: str) -> str:
+    """`/memory` or `/memory n`: the newest entries; `/memory words`: a full-text search."""
     words = args.split()
-    if len(words) > 1:
-        raise UsageError
-    n = MEMORY_DEFAULT
-    if words:
+    if len(words) == 1 and _is_number(words[0].removeprefix("-")):
         if not _is_number(words[0]) or not 1 <= int(words[0]) <= MEMORY_MAX:
             raise UsageError
-        n = int(words[0])
-    entries = memory_recent(limit=n)
+        entries, head = memory_recent(limit=int(words[0])), "Recent memory"
+    elif words:
+        entries = memory_search(query=args, limit=MEMORY_MAX)
+        if not entries:
+            return f"Nothing in memory matches \"{_short(args, 60)}\"."
+        head = f"Memory matching \"{_short(args, 60)}\""
+    else:
+        entries, head = memory_recent(limit=MEMORY_DEFAULT), "Recent memory"
     if not entries:
         return "Memory is empty so far."
-    lines = [f"Recent memory ({len(entries)}):"]
-    lines += [f"[{e.created_at:%m-%d %H:%M}] {e.kind}: {_short(e.content)}" for e in entries]
+    lines = [f"{head} ({len(entries)}):"]
+    lines += [f"#{e.pk} [{e.created_at:%m-%d %H:%M}] {e.kind}{' (pinned)' if e.pinned else ''}: {_short(e.content)}"
+              for e in entries]
     return "\n".join(lines)
 
 
 def _policy(args: str, actor: str) -> str:
     lines = [action_policy_line(policy) for policy in action_policy_read()]
     return "\n".join(["Action policy (change it in the admin or the API):", *lines])
+
+
+def _pin(args: str, actor: str) -> str:
+    entry_id, rest = _id_and_rest(args)
+    if rest:
+        raise UsageError
+    memory_pin(entry_id=entry_id, by=actor, via=MemoryVia.TELEGRAM)
+    return f"Pinned memory #{entry_id}: it is in every prompt until you /forget it."
+
+
+def _forget(args: str, actor: str) -> str:
+    entry_id, rest = _id_and_rest(args)
+    if rest:
+        raise UsageError
+    memory_archive(entry_id=entry_id, by=actor, via=MemoryVia.TELEGRAM)
+    return f"Archived memory #{entry_id}: out of the prompt (restorable in the admin or the API)."
 
 
 def _help(args: str, actor: str) -> str:
@@ -199,7 +223,10 @@ COMMANDS: dict[str, Command] = {
         Command("answer", "<id> <text>", "answer a question", _answer),
         Command("pause", "", "stop proactive cycles", _pause),
         Command("resume", "", "start them again", _resume),
-        Command("memory", f"[n, 1-{MEMORY_MAX}]", f"the last n memory entries (default {MEMORY_DEFAULT})", _memory),
+        Command("memory", f"[n, 1-{MEMORY_MAX} | words]",
+                f"the last n memory entries (default {MEMORY_DEFAULT}), or those matching the words", _memory),
+        Command("pin", "<id>", "keep a memory entry in every prompt", _pin),
+        Command("forget", "<id>", "archive a memory entry (out of the prompt)", _forget),
         Command("every", schedule_commands.EVERY_USAGE, "a schedule of yours (cron or words, UTC)",
                 schedule_commands.every),
         Command("schedules", "", "your schedules, with ids and next runs", schedule_commands.schedules),

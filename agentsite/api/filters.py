@@ -13,6 +13,7 @@ from budget.models import LedgerEntry, Scope
 from decisions.models import Approval, ApprovalKind, ApprovalStatus, Cycle, CycleStatus
 from decisions.selectors import approval_list
 from memory.models import MemoryEntry, MemoryKind
+from memory.search import memory_search_filter
 
 ALLOWED_EXTRA = frozenset({"page", "format"})
 SEARCH_MAX = 200
@@ -119,7 +120,28 @@ class MemoryFilter(StrictFilterSet):
         SEARCH_MAX, field_name="content", lookup_expr="icontains",
         help_text="case-insensitive substring of the content",
     )
+    q = char_filter(
+        SEARCH_MAX, method="filter_q",
+        help_text="full-text search: entries matching every word, best match first "
+        "(PostgreSQL: stemmed English full text; SQLite: each word as a substring)",
+    )
+    include_archived = choice_filter(
+        [("true", "archived entries too"), ("false", "live entries only (the default)")],
+        method="filter_include_archived", help_text="archived entries are left out unless `true`",
+    )
 
     class Meta(StrictFilterSet.Meta):
         model = MemoryEntry
-        fields = ["kind", "search"]
+        fields = ["kind", "search", "q", "include_archived"]
+
+    def filter_q(self, queryset, name, value):
+        return memory_search_filter(queryset, query=value)
+
+    def filter_include_archived(self, queryset, name, value):
+        return queryset  # applied in filter_queryset, which also sees it absent
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.form.cleaned_data.get("include_archived") != "true":
+            queryset = queryset.filter(archived_at__isnull=True)
+        return queryset

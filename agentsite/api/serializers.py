@@ -306,7 +306,7 @@ class SkillSerializer(serializers.ModelSerializer):
 class MemoryEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = MemoryEntry
-        fields = ["id", "kind", "content", "meta", "cycle_id", "created_at"]
+        fields = ["id", "kind", "content", "meta", "cycle_id", "pinned", "archived_at", "created_at", "updated_at"]
         read_only_fields = fields
 
 

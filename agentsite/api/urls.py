@@ -53,6 +53,7 @@ urlpatterns = [
     path("schedules/<int:pk>/", master_schedules.MasterScheduleDetailApi.as_view(), name="schedule-detail"),
     path("policies/", policies.PolicyListApi.as_view(), name="policy-list"),
     path("policies/<str:action>/", policies.PolicyDetailApi.as_view(), name="policy-detail"),
+    path("memory/<int:pk>/", memory.MemoryDetailApi.as_view(), name="memory-detail"),
     path("agent/", agent.AgentStatusApi.as_view(), name="agent"),
     path("agent/pause/", agent.AgentPauseApi.as_view(), name="agent-pause"),
     path("agent/resume/", agent.AgentResumeApi.as_view(), name="agent-resume"),

@@ -245,6 +245,13 @@ BUDGET_ALERT_THRESHOLDS = env.percent_list("BUDGET_ALERT_THRESHOLDS", [50, 80, 9
 # that sees it, so it starts on time instead of at the next tick; 0 turns the wait off.
 PROACTIVE_TICK_LOOKAHEAD_SECONDS = env.int("PROACTIVE_TICK_LOOKAHEAD_SECONDS", 90, min=0, max=300, unit="of seconds")
 
+# --- Memory -----------------------------------------------------------------
+# Once a UTC day, unpinned entries older than this many days are folded into a digest by
+# one proactive-budget model call (decisions.consolidation) and archived; 0 turns it off.
+MEMORY_CONSOLIDATE_AFTER_DAYS = env.int("MEMORY_CONSOLIDATE_AFTER_DAYS", 7, min=0, max=3650, unit="of days")
+# At most this many entries are folded per day (the oldest first).
+MEMORY_CONSOLIDATE_BATCH = env.int("MEMORY_CONSOLIDATE_BATCH", 50, min=2, max=500)
+
 # --- Telegram ---------------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 # What Telegram accepts as a webhook's secret_token.

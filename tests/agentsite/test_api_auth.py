@@ -33,6 +33,8 @@ ENDPOINTS = [
     ("get", "/api/schedules/1/"),
     ("patch", "/api/schedules/1/"),
     ("delete", "/api/schedules/1/"),
+    ("get", "/api/memory/1/"),
+    ("patch", "/api/memory/1/"),
     ("get", "/api/agent/"),
     ("post", "/api/agent/pause/"),
     ("post", "/api/agent/resume/"),

@@ -33,7 +33,7 @@ API_PATHS = {
     "/api/budget/", "/api/ledger/", "/api/cycles/", "/api/cycles/{id}/", "/api/approvals/",
     "/api/approvals/{id}/", "/api/approvals/{id}/approve/", "/api/approvals/{id}/reject/",
     "/api/approvals/{id}/answer/", "/api/tasks/", "/api/tasks/{id}/", "/api/skills/",
-    "/api/skills/{id}/", "/api/memory/", "/api/agent/", "/api/agent/pause/", "/api/agent/resume/",
+    "/api/skills/{id}/", "/api/memory/", "/api/memory/{id}/", "/api/agent/", "/api/agent/pause/", "/api/agent/resume/",
     "/api/agent/run-cycle/", "/api/schedules/", "/api/schedules/{id}/",
     "/api/policies/", "/api/policies/{action}/",
 }

@@ -39,11 +39,14 @@ def startups() -> int:
     return Notification.objects.filter(kind=NotificationKind.STARTUP).count()
 
 
-def test_migrate_leaves_the_schedules_every_minute():
+def test_migrate_leaves_the_schedules_every_minute_and_the_hourly_consolidation():
     Schedule.objects.all().delete()  # as on a fresh database
     output = migrate()
     rows = {name: (func, kind, minutes, repeats) for _, name, func, kind, minutes, repeats in schedule_rows()}
-    assert rows == {name: (task_path(task), Schedule.MINUTES, 1, -1) for name, task in SCHEDULES.items()}
+    hourly = {"agentsite: consolidate memory"}
+    assert rows == {name: (task_path(task), Schedule.MINUTES, 60 if name in hourly else 1, -1)
+                    for name, task in SCHEDULES.items()}
+    assert len(rows) == len(SCHEDULES) == 7
     assert "Agent schedules: created: agentsite: proactive tick;" in output
 
 

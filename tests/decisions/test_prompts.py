@@ -13,6 +13,7 @@ from decisions.prompts import (
     APPROVALS_CAP,
     AROMA_MAX_CHARS,
     FOCUS_MAX_CHARS,
+    MEMORY_CAP,
     PROMPT_MAX_CHARS,
     RECENT_ACTIONS_CAP,
     SYSTEM_PROMPT,
@@ -215,6 +216,7 @@ def test_task_id_survives_a_long_title():
     ("field", "cap", "make"),
     [
         ("recent_actions", RECENT_ACTIONS_CAP, lambda i: f"action {i}"),
+        ("memories", MEMORY_CAP, lambda i: f"#{i} (pinned) note {i}"),
         ("active_tasks", TASKS_CAP, task),
         ("open_approvals", APPROVALS_CAP, approval),
         ("answers", ANSWERS_CAP, lambda i: f"answer {i}"),
@@ -222,7 +224,7 @@ def test_task_id_survives_a_long_title():
 )
 def test_lists_are_capped_with_a_more_line(field, cap, make):
     count = cap[0]
-    title = {"recent_actions": "Recent actions", "active_tasks": "Active tasks",
+    title = {"recent_actions": "Recent actions", "memories": "Pinned and relevant memory", "active_tasks": "Active tasks",
              "open_approvals": "Open approvals", "answers": "Answers and guidance"}[field]
     exact = section(prompt_build(context=context(**{field: [make(i) for i in range(count)]})), title)
     assert len(exact.splitlines()) == count and "more)" not in exact
@@ -236,6 +238,7 @@ def _full(n: int, width: int) -> PromptContext:
     """n items per list, each `width` characters long (and huge free text)."""
     return context(
         recent_actions=[f"{i} " + "x" * width for i in range(n)],
+        memories=[f"#{i} [reflection] " + "m" * width for i in range(n)],
         active_tasks=[task(i, description="d" * width) | {"title": "t" * width} for i in range(n)],
         open_approvals=[approval(i, question="q" * width) for i in range(n)],
         answers=[f"{i} " + "a" * width for i in range(n)],
@@ -245,10 +248,11 @@ def _full(n: int, width: int) -> PromptContext:
 
 
 def test_the_prompt_is_bounded_however_large_the_inputs():
-    filled = prompt_build(context=_full(max(c[0] for c in (RECENT_ACTIONS_CAP, TASKS_CAP, APPROVALS_CAP,
+    filled = prompt_build(context=_full(max(c[0] for c in (RECENT_ACTIONS_CAP, MEMORY_CAP, TASKS_CAP, APPROVALS_CAP,
                                                           ANSWERS_CAP)), 1_000))
     huge = prompt_build(context=context(
         recent_actions=[f"{i} " + "x" * 5_000 for i in range(10_000)],
+        memories=["m" * 50_000 for _ in range(1_000)],
         active_tasks=[task(i, description="d" * 20_000) | {"title": "t" * 2_000} for i in range(1_000)],
         open_approvals=[approval(i, question="q" * 20_000) for i in range(1_000)],
         answers=["a" * 50_000 for _ in range(1_000)],
@@ -272,6 +276,8 @@ def test_prompt_max_chars_is_a_reasonable_number():
     # volatile part's bound is what it was.
     assert empty.size < PROMPT_MAX_CHARS < 32_000
     assert PROMPT_MAX_CHARS - len(SYSTEM_PROMPT) < 20_000
+    # Issue 13: pinned and relevant memory fit in the bound the prompt had before it (18,978).
+    assert PROMPT_MAX_CHARS - len(SYSTEM_PROMPT) <= 18_978
 
 
 def test_the_example_decision_in_the_prompt_is_not_mistaken_for_a_reply():
