@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 from django.db.models import Count
 
 from actions.selectors import tasks_finished_since
-from budget.selectors import budget_stats
+from budget.pricing import money_text
+from budget.selectors import budget_cost, budget_stats
 
 from .models import ApprovalKind, ApprovalStatus, Cycle, CycleStatus
 from .selectors import approval_list
@@ -40,8 +41,10 @@ def _short(text: str, limit: int = 80) -> str:
 def _budget_line() -> str:
     stats = budget_stats()
     p = stats["proactive"]
+    cost = budget_cost()
     return (f"Spent today: {p['used']:,} of {p['limit']:,} proactive tokens ({p['usage_ratio']:.0%}), "
-            f"{stats['token_usage_today']['reactive']:,} in chat.")
+            f"{stats['token_usage_today']['reactive']:,} in chat; "
+            f"{money_text(cost['today']['total'])} (est.), {money_text(cost['this_month']['total'])} this month.")
 
 
 def _approvals_lines() -> list[str]:

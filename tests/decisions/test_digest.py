@@ -44,8 +44,8 @@ def day(settings):
                                    details={"recipient": "bob", "message": "Shall we meet on Friday?"})
         question = ApprovalFactory(kind="question", question="Which project first?", options=["a", "b"])
     with time_machine.travel(NOW, tick=False):
-        DailyCounterFactory(scope=Scope.PROACTIVE, used=12_345)
-        DailyCounterFactory(scope=Scope.REACTIVE, used=678)
+        DailyCounterFactory(scope=Scope.PROACTIVE, used=12_345, used_cost_micros=1_234_567)
+        DailyCounterFactory(scope=Scope.REACTIVE, used=678, used_cost_micros=10_000)
     return decision, question
 
 
@@ -58,7 +58,8 @@ def test_the_digest_counts_the_last_day_and_lists_what_waits(day):
     assert "Cycles: 2 completed, 1 failed, 0 skipped." in lines
     assert "Tasks: 2 done, 1 failed." in lines
     assert any("Tidy the wiki" in line for line in lines) and "Old work" not in text
-    assert "Spent today: 12,345 of 100,000 proactive tokens (12%), 678 in chat." in lines
+    assert ("Spent today: 12,345 of 100,000 proactive tokens (12%), 678 in chat; "
+            "$1.24 (est.), $1.24 this month.") in lines
     assert "Waiting on you: 2" in lines
     assert f"  #{decision.pk} proactive_outreach: Shall we meet on Friday?" in lines
     assert f"  #{question.pk} question: Which project first?" in lines
