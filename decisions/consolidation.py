@@ -26,7 +26,8 @@ from budget.models import Scope
 from budget.selectors import budget_stats
 from budget.text import text_clip
 from budget.usage import estimate_input_upper_bound
-from memory.models import MemoryKind, MemoryVia
+from agentsite.core.surfaces import Surface
+from memory.models import MemoryKind
 from memory.selectors import memory_consolidation_batch
 from memory.services import memory_record
 from memory.shaping import memory_archive_many
@@ -139,7 +140,7 @@ def digest_parse(text: str, *, stop_reason: str | None = "end_turn") -> str:
 def _fold(cycle: Cycle, started: float, *, digest: str, ids: list[int]) -> Cycle:
     """One transaction: the digest entry, the folded entries archived, the cycle completed."""
     with transaction.atomic():
-        archived = memory_archive_many(entry_ids=ids, by=BY, via=MemoryVia.SYSTEM)
+        archived = memory_archive_many(entry_ids=ids, by=BY, via=Surface.SYSTEM)
         if not archived:  # all pinned or archived meanwhile: keep nothing of it
             return _close(cycle, started, status=CycleStatus.FAILED, reason="nothing_to_fold", error="")
         entry = memory_record(kind=MemoryKind.DIGEST, content=digest, cycle_id=cycle.pk,

@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models import Q
 
+from agentsite.core.surfaces import Surface  # noqa: F401  (re-exported: decisions.models.Surface)
+
 from .rules import DEFAULT_MIN_CERTAINTY, PolicyMode
 
 
@@ -113,14 +115,6 @@ class ApprovalStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"
     EXECUTED = "executed", "Executed"
     FAILED = "failed", "Failed"
-
-
-class Surface(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    API = "api", "API"
-    TELEGRAM = "telegram", "Telegram"
-    CLI = "cli", "Command line"
-    SYSTEM = "system", "System"
 
 
 class Approval(models.Model):

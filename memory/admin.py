@@ -9,8 +9,9 @@ from django.contrib import admin, messages
 
 from agentsite.core.admin_helpers import change_link
 from agentsite.core.errors import ApplicationError
+from agentsite.core.surfaces import Surface
 
-from .models import MemoryEntry, MemoryKind, MemoryRevision, MemoryVia
+from .models import MemoryEntry, MemoryKind, MemoryRevision
 from .search import memory_search_filter
 from .services import MAX_CONTENT_CHARS, memory_add_guidance, memory_set_focus
 from .shaping import memory_archive, memory_edit, memory_pin, memory_restore, memory_unpin
@@ -93,7 +94,7 @@ def _shape(service, verb: str):
         done, failed = 0, []
         for pk in queryset.values_list("pk", flat=True):
             try:
-                service(entry_id=pk, by=request.user.get_username(), via=MemoryVia.ADMIN)
+                service(entry_id=pk, by=request.user.get_username(), via=Surface.ADMIN)
                 done += 1
             except ApplicationError as exc:
                 failed.append(exc.message)
@@ -154,7 +155,7 @@ class MemoryEntryAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         content = form.cleaned_data["content"]
         if change:
-            entry = memory_edit(entry_id=obj.pk, content=content, by=request.user.get_username(), via=MemoryVia.ADMIN)
+            entry = memory_edit(entry_id=obj.pk, content=content, by=request.user.get_username(), via=Surface.ADMIN)
         elif form.cleaned_data["kind"] == MemoryKind.FOCUS:
             entry = memory_set_focus(content=content)
         else:

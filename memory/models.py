@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from agentsite.core.surfaces import Surface
+
 
 class MemoryKind(models.TextChoices):
     CYCLE_SUMMARY = "cycle_summary", "Cycle summary"
@@ -14,16 +16,6 @@ class MemoryKind(models.TextChoices):
     FOCUS = "focus", "Current focus"
     OUTCOME = "outcome", "Approval outcome"
     DIGEST = "digest", "Digest of older entries"
-
-
-class MemoryVia(models.TextChoices):
-    """Where a change to an entry came from (the same names as the approvals' surfaces)."""
-
-    ADMIN = "admin", "Admin"
-    API = "api", "API"
-    TELEGRAM = "telegram", "Telegram"
-    CLI = "cli", "Command line"
-    SYSTEM = "system", "System"
 
 
 class RevisionField(models.TextChoices):
@@ -73,7 +65,7 @@ class MemoryRevision(models.Model):
     before = models.TextField(blank=True)
     after = models.TextField(blank=True)
     by = models.CharField(max_length=150, blank=True)
-    via = models.CharField(max_length=16, choices=MemoryVia.choices)
+    via = models.CharField(max_length=16, choices=Surface.choices)
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -81,7 +73,7 @@ class MemoryRevision(models.Model):
         indexes = [models.Index(fields=["entry", "-at"], name="memory_revision_entry")]
         constraints = [
             models.CheckConstraint(condition=models.Q(field__in=RevisionField.values), name="memory_revision_field_valid"),
-            models.CheckConstraint(condition=models.Q(via__in=MemoryVia.values), name="memory_revision_via_valid"),
+            models.CheckConstraint(condition=models.Q(via__in=Surface.values), name="memory_revision_via_valid"),
         ]
 
     def __str__(self) -> str:

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from agentsite.core.clock import utc_now
+from agentsite.core.surfaces import Surface
 
 from .errors import MemoryContentInvalid, MemoryNotFound, MemoryStateConflict
-from .models import MemoryEntry, MemoryRevision, MemoryVia, RevisionField
+from .models import MemoryEntry, MemoryRevision, RevisionField
 from .services import MAX_CONTENT_CHARS
 
 
@@ -21,7 +22,7 @@ def _locked(entry_id) -> MemoryEntry:
 
 
 def _check_via(via: str) -> None:
-    if via not in MemoryVia.values:
+    if via not in Surface.values:
         raise ValueError(f"unknown surface: {via!r}")
 
 

@@ -21,7 +21,6 @@ from decisions.approvals import approval_answer, approval_approve, approval_appr
 from decisions.models import ApprovalKind, ApprovalStatus, Surface
 from decisions.policy import action_policy_line, action_policy_read
 from decisions.selectors import approval_list
-from memory.models import MemoryVia
 from memory.search import memory_search
 from memory.selectors import memory_recent
 from memory.shaping import memory_archive, memory_pin
@@ -191,7 +190,7 @@ def _pin(args: str, actor: str) -> str:
     entry_id, rest = _id_and_rest(args)
     if rest:
         raise UsageError
-    memory_pin(entry_id=entry_id, by=actor, via=MemoryVia.TELEGRAM)
+    memory_pin(entry_id=entry_id, by=actor, via=Surface.TELEGRAM)
     return f"Pinned memory #{entry_id}: it is in every prompt until you /forget it."
 
 
@@ -199,7 +198,7 @@ def _forget(args: str, actor: str) -> str:
     entry_id, rest = _id_and_rest(args)
     if rest:
         raise UsageError
-    memory_archive(entry_id=entry_id, by=actor, via=MemoryVia.TELEGRAM)
+    memory_archive(entry_id=entry_id, by=actor, via=Surface.TELEGRAM)
     return f"Archived memory #{entry_id}: out of the prompt (restorable in the admin or the API)."
 
 

@@ -4,7 +4,8 @@ entries (edit, pin, archive; each change audited)."""
 from drf_spectacular.utils import extend_schema_view
 from rest_framework.response import Response
 
-from memory.models import MemoryEntry, MemoryKind, MemoryVia
+from agentsite.core.surfaces import Surface
+from memory.models import MemoryEntry, MemoryKind
 from memory.selectors import memory_browse, memory_get
 from memory.services import memory_add_guidance, memory_set_focus
 from memory.shaping import memory_update
@@ -58,5 +59,5 @@ class MemoryDetailApi(ApiDetailView):
     )
     def patch(self, request, pk: int):
         data = validated(MemoryUpdateSerializer, request.data)
-        memory_update(entry_id=pk, by=request.user.get_username(), via=MemoryVia.API, **data)
+        memory_update(entry_id=pk, by=request.user.get_username(), via=Surface.API, **data)
         return Response(MemoryDetailSerializer(memory_get(entry_id=pk)).data)

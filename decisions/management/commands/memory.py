@@ -11,7 +11,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from agentsite.core.errors import ApplicationError
-from memory.models import MemoryEntry, MemoryVia
+from agentsite.core.surfaces import Surface
+from memory.models import MemoryEntry
 from memory.search import SEARCH_LIMIT_MAX, memory_search
 from memory.shaping import memory_archive, memory_edit, memory_pin, memory_restore, memory_unpin
 
@@ -60,9 +61,9 @@ class Command(BaseCommand):
                 return self._consolidate(options)
             by = getpass.getuser()
             if command == "edit":
-                entry = memory_edit(entry_id=options["id"], content=options["content"], by=by, via=MemoryVia.CLI)
+                entry = memory_edit(entry_id=options["id"], content=options["content"], by=by, via=Surface.CLI)
             else:
-                entry = SHAPERS[command](entry_id=options["id"], by=by, via=MemoryVia.CLI)
+                entry = SHAPERS[command](entry_id=options["id"], by=by, via=Surface.CLI)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         if options["json"]:
