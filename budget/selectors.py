@@ -77,14 +77,20 @@ def budget_proactive(*, used: int, reserved: int) -> dict:
 def budget_stats(*, day: date | None = None) -> dict:
     """The `/stats` payload: usage by scope and the proactive budget's state."""
     day = day or utc_today()
-    used = budget_usage(scope=Scope.PROACTIVE, day=day)
+    # One read: both scopes' counter rows (the counter's `reserved` is the open reservations' sum).
+    counters = {row["scope"]: row for row in DailyCounter.objects.filter(day=day).values("scope", "used", "reserved")}
+    return budget_stats_from(day=day, counters=counters)
+
+
+def budget_stats_from(*, day: date, counters: dict) -> dict:
+    """`budget_stats` from the day's counter values already read ({scope: {"used", "reserved"}}),
+    for a caller that folds them into its own read."""
+    proactive, reactive = counters.get(Scope.PROACTIVE) or {}, counters.get(Scope.REACTIVE) or {}
+    used = proactive.get("used") or 0
     return {
         "date": day.isoformat(),
-        "token_usage_today": {
-            "proactive": used,
-            "reactive": budget_usage(scope=Scope.REACTIVE, day=day),
-        },
-        "proactive": budget_proactive(used=used, reserved=budget_reserved(day=day)),
+        "token_usage_today": {"proactive": used, "reactive": reactive.get("used") or 0},
+        "proactive": budget_proactive(used=used, reserved=proactive.get("reserved") or 0),
     }
 
 
