@@ -25,6 +25,8 @@ from datetime import datetime, timedelta
 from django.db.models import Exists
 from django.utils import timezone
 
+from agentsite.core.compiled import rows_compiled
+
 from decisions.models import Notification, NotificationStatus
 from decisions.outbox import DeliveryDeferred
 
@@ -39,6 +41,7 @@ from .text import split_message
 
 logger = logging.getLogger("telegrambot.delivery")
 
+
 @dataclass(frozen=True)
 class ReplyLease:
     until: datetime
@@ -47,18 +50,26 @@ class ReplyLease:
     deadline: float  # the whole request
 
 
+_CHAT, _BOT = -4_242_424_242_424, "bot-placeholder-4242"  # stand for this call's chat and bot in the compiled query
+
+
+def _lease_query():
+    pending = Notification.objects.filter(status=NotificationStatus.PENDING, chat_id=_CHAT)
+    return (BotState.objects.filter(bot_id=_BOT).annotate(earlier=Exists(pending))
+            .values_list("earlier", "paused_until", "request_timeout")[:1])
+
+
 def reply_lease(*, chat_id: int, text: str) -> ReplyLease | None:
     """A lease for a row about to be written for `chat_id`, or None when it must wait its
     turn (an earlier message of the chat is pending) or the bot is paused. One SELECT: the
-    bot's state row with the chat's pending rows as a subquery."""
+    bot's state row with the chat's pending rows as a subquery, its SQL compiled once."""
     config = bot_settings()
-    pending = Notification.objects.filter(status=NotificationStatus.PENDING, chat_id=chat_id)
-    state = (BotState.objects.filter(bot_id=config.bot_id).annotate(earlier=Exists(pending))
-             .values_list("earlier", "paused_until", "request_timeout").first())
-    if state is None:  # the bot's row, made once: the next reply reads it (this one goes the claimed way)
+    rows, _ = rows_compiled("telegrambot.reply_lease", _lease_query, most=1,
+                            bind={_CHAT: chat_id, _BOT: config.bot_id})
+    if not rows:  # the bot's row, made once: the next reply reads it (this one goes the claimed way)
         BotState.objects.get_or_create(bot_id=config.bot_id)
         return None
-    earlier, paused_until, grown = state
+    earlier, paused_until, grown = rows[0]
     now = timezone.now()
     if earlier or (paused_until is not None and paused_until > now):
         return None
