@@ -76,6 +76,7 @@ PROCESSED, RETRYING, FAILED, SKIPPED = "processed", "retrying", "failed", "skipp
 DRAIN_BATCH = 20
 UNAVAILABLE = "Telegram unavailable: "
 DRAIN_TIME_BUDGET_SECONDS = 30.0
+DRAIN_HOLD_SECONDS = 2.0
 
 
 class UpdateInvalid(ApplicationError):
@@ -156,10 +157,13 @@ def update_process(*, update_id: int) -> str:
     return result
 
 
-def updates_drain(*, batch: int = DRAIN_BATCH, time_budget_seconds: float = DRAIN_TIME_BUDGET_SECONDS) -> dict:
+def updates_drain(*, batch: int = DRAIN_BATCH, time_budget_seconds: float = DRAIN_TIME_BUDGET_SECONDS,
+                  hold_seconds: float = DRAIN_HOLD_SECONDS) -> dict:
     """What a worker's task does: the queued updates, `batch` claimed at a time in one
     statement and handled in update_id order, until none is waiting or the time budget is
-    used (the rest of the batch is given back and a task queued for it). Returns counts.
+    used. Claimed updates not started within `hold_seconds` (a slow one before them: a
+    model call) or the budget are given back, with a task queued for them, so another
+    worker may take them meanwhile. Returns counts.
 
     Takes new updates and retries that are due; never one another worker holds (its
     claim), nor one waiting out its backoff."""
@@ -169,20 +173,24 @@ def updates_drain(*, batch: int = DRAIN_BATCH, time_budget_seconds: float = DRAI
     started, chats = time.monotonic(), set()
     try:
         while True:
-            claimed = _updates_claim(limit=batch)
+            claimed, claimed_at = _updates_claim(limit=batch), time.monotonic()
             for index, update in enumerate(claimed):
-                if time.monotonic() - started > time_budget_seconds:
+                now = time.monotonic()
+                if now - started > time_budget_seconds or (index and now - claimed_at > hold_seconds):
                     _updates_give_back(claimed[index:])
-                    return report
+                    if now - started > time_budget_seconds:
+                        return report
+                    break
                 result = _update_handle(update, chats)
                 report[result] += 1
                 if result == RETRYING and update.last_error.startswith(UNAVAILABLE):
                     _updates_wait_for_telegram(claimed[index + 1:], reason=update.last_error)
                     return report
+            else:
+                if len(claimed) < batch:
+                    return report
             _deliver_chats(chats)
             chats.clear()
-            if len(claimed) < batch:
-                return report
     finally:
         _deliver_chats(chats)
 
@@ -306,6 +314,7 @@ def _processing_failed(update: TelegramUpdate, exc: Exception) -> str:
         result = RETRYING
         logger.warning("Telegram update %s: %s", update.update_id, fields["last_error"], exc_info=exc)
     TelegramUpdate.objects.filter(pk=update.pk).update(**fields)
+    update.last_error = fields.get("last_error", update.last_error)
     return result
 
 

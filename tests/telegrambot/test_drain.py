@@ -17,7 +17,7 @@ from telegrambot.delivery import outbox_deliver
 from telegrambot.models import BotState, TelegramUpdate, UpdateStatus
 from telegrambot.replies import reply_lease
 from telegrambot.tasks import update_process_task
-from telegrambot.updates import processing_lease, update_store, updates_drain
+from telegrambot.updates import _queue_processing, processing_lease, update_store, updates_drain
 from tests.concurrency import run_at_once
 from tests.conftest import TEST_BOT_TOKEN
 from tests.telegrambot._support import MASTER, message, stored
@@ -103,8 +103,22 @@ def test_the_time_budget_gives_the_rest_back_and_queues_a_task(bot, no_model_cal
         assert updates_drain(time_budget_seconds=-1) == {"processed": 0, "retrying": 0, "failed": 0, "skipped": 0}
 
     assert all((stored(p).attempts, stored(p).processing_until) == (0, None) for p in payloads)
-    assert len(callbacks) == 1  # a task for the rest, not a wait for the sweep
+    assert [c.func for c in callbacks] == [_queue_processing]  # a task for the rest, not a wait for the sweep
     assert updates_drain()["processed"] == 2
+
+
+def test_updates_held_too_long_behind_a_slow_one_are_given_back_for_another_worker(
+    bot, no_model_calls, django_capture_on_commit_callbacks
+):
+    payloads = _store("/status", "/tasks", "/status")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert updates_drain(hold_seconds=-1)["processed"] == 3  # each claim keeps only what it starts at once
+
+    queued = [c for c in callbacks if getattr(c, "func", None) is _queue_processing]
+    assert len(queued) == 2  # the rest given back twice, each time with a task queued for it
+    assert all(stored(p).attempts == 1 for p in payloads)  # giving back counted no attempt
+    assert bot.texts(MASTER)[1].startswith("No open tasks")  # still in order
 
 
 def test_telegram_down_stops_the_batch_and_counts_no_attempt(bot):
