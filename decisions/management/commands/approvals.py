@@ -4,8 +4,7 @@ Telegram, the admin and the API). Exit 1 when an approval is unknown or not pend
 import json
 import sys
 
-from django.core.management.base import BaseCommand
-
+from agentsite.core.console import OperatorCommand
 from agentsite.core.errors import ApplicationError
 from decisions.approvals import approval_answer, approval_approve, approval_reject
 from decisions.models import Approval, ApprovalStatus, Surface
@@ -16,8 +15,7 @@ from decisions.texts import approval_gist
 STATUSES = ApprovalStatus.values
 
 
-class Command(BaseCommand):
-    requires_system_checks = []  # print only the answer (the start-up warnings show in runserver/check)
+class Command(OperatorCommand):  # prints only its answer unless -v 2
     help = "List and decide approvals: list | approve ID | reject ID | answer ID TEXT"
 
     def add_arguments(self, parser):
