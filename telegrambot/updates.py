@@ -3,25 +3,32 @@
 One handling path, whichever way an update arrives:
 
     webhook view ──┐                         ┌── update_process_task (Django-Q2, queued on commit)
-                   ├─ update_store (once per ┤
-    polling ───────┘   update_id)            └── update_process inline (polling)
+                   ├─ update_store (once per ┤     -> updates_drain: the waiting updates, in batches
+    polling ───────┘   update_id)            └── update_process inline (polling, the sweep)
                                                      │
                                    telegrambot.application.update_dispatch (PTB handlers)
 
-`update_process` claims the stored update (a conditional UPDATE, so two workers never
-handle it at once), runs it through the handlers and marks it processed. An exception
-leaves it `received` with the attempt counted, a short secret-free `last_error` and a
-backed-off `next_attempt_at`; the sweep `updates_retry_due` (every minute) tries again,
-up to MAX_ATTEMPTS, then marks it `failed` (visible in the admin, retryable from there).
+A worker's task drains: one statement claims a batch of waiting updates (oldest first; a
+lease each, the attempt counted; rows another worker is claiming skipped), they are handled
+in order, and what the batch still holds after DRAIN_HOLD_SECONDS (a slow update before
+them) or the time budget is given back with a task queued for it; the task of an update
+already taken finds nothing to do. `update_process` claims and handles one update (a
+conditional UPDATE, so two workers never handle it at once). An update answered with a
+reply is marked processed inside the reply's transaction (`telegrambot.processing`);
+otherwise the worker marks it. An exception leaves it `received` with the attempt counted,
+a short secret-free `last_error` and a backed-off `next_attempt_at`; the sweep
+`updates_retry_due` (every minute) tries again, up to MAX_ATTEMPTS, then marks it `failed`
+(visible in the admin, retryable from there). Telegram itself unavailable stops a batch,
+no attempt counted.
 
 What the handlers do with an update is in `telegrambot.conversation` (the Master's
 messages), `telegrambot.strangers` and `telegrambot.taps` (button taps). Everything they
 say goes out through the outbox (`telegrambot.messages.reply_send` →
 `decisions.outbox.notification_enqueue`), keyed on the update, so a Telegram outage
 delays a reply but never loses it, and a retried update never answers twice. The worker
-that handled the update then sends it (`telegrambot.delivery.outbox_deliver`, with the
-process's long-lived bot) instead of queueing a delivery task per message
-(`decisions.outbox.outbox_delivery_deferred`).
+that handled the update then sends it with the process's long-lived bot, instead of
+queueing a delivery task per message (`decisions.outbox.outbox_delivery_deferred`): a
+reply written leased to it goes without a claim (`telegrambot.replies`).
 
 The webhook's write is one INSERT (`update_store`): the unique update_id refuses a
 redelivery, which then reads the stored row.
