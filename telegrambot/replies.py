@@ -1,28 +1,30 @@
 """A worker's own replies: written leased to it, sent without a claim, then its chats' queues.
 
 While a worker handles an update (`telegrambot.updates`), the outbox rows it writes are
-deferred to it (`decisions.outbox.outbox_delivery_deferred(lease=reply_lease)`). A row
-whose chat has no earlier message pending and whose bot is not paused is written leased
-to this worker (`next_attempt_at` = the end of its lease, sized as `delivery._claim` sizes
-one), in the handler's transaction: no other worker or round takes it, so once that
-transaction has committed the worker sends it at once, with no claim (no locked SELECT,
-no lease write): the send and one write of its outcome. The rules stay those of the outbox
-(`telegrambot.delivery`): head of line per chat (checked when the row is written: an
-earlier pending row of the chat means no lease, and the row waits its turn), the bot's
-pause (checked then too; a 429 met meanwhile is handled as any send's), the lease covering
-every part's deadline, the maximum age.
+deferred to it (`decisions.outbox.outbox_delivery_deferred(lease=reply_lease)`). Unless the
+bot is paused, a row is written leased to this worker (`next_attempt_at` = the end of its
+lease, sized as `delivery._claim` sizes one) in the handler's own transaction: no other
+worker or round takes it. Once that transaction has committed the worker sends it with no
+claim (no locked SELECT, no lease write): one SELECT for its turn (`_turn_wait`: no earlier
+message of its chat pending; one in flight at another worker is waited for, briefly), the
+send, and one write of the outcome. The outbox's rules hold (`telegrambot.delivery`): head
+of line per chat (checked after the commit, as a claim would), the bot's pause (checked when
+the row is written; a 429 met meanwhile is handled as any send's), the lease covering every
+part's deadline, the maximum age.
 
-Rows written otherwise (no lease, or their transaction not known to have committed: a
-caller's own transaction, a rolled-back handler) go the claimed way (`outbox_deliver_rows`).
-Afterwards `outbox_deliver_chats` sends what other workers left due in the same chats while
-this one held their head (they leave it, never wait for it).
+A row behind a message nobody is sending now (due, or backing off), or whose transaction is
+not known to have committed (a caller's own transaction, a rolled-back handler), has its
+lease dropped and goes the claimed way, with its chat's queue (`outbox_deliver_chats`);
+`outbox_deliver_rows` is that way for rows written without a lease. Afterwards
+`outbox_deliver_chats` sends what other workers left due in the same chats.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Exists
+from django.db.models import Count, Exists, Q
 from django.utils import timezone
 
 from agentsite.core.compiled import rows_compiled
@@ -32,7 +34,8 @@ from decisions.outbox import DeliveryDeferred
 
 from .bot import bot_settings, telegram_configured
 from .delivery import (
-    DEADLINE_FACTOR, LEASE_MARGIN_SECONDS, _attempt_recorded, _Claim, _deliver_one, _next_head, outbox_deliver,
+    DEADLINE_FACTOR, LEASE_MARGIN_SECONDS, _attempt_recorded, _Claim, _deliver_one, _earlier_pending, _next_head,
+    outbox_deliver,
 )
 from .delivery_outcomes import max_age
 from .models import BotState
@@ -41,6 +44,11 @@ from .text import split_message
 
 logger = logging.getLogger("telegrambot.delivery")
 
+# A reply written behind another worker's message in flight waits for it this long at most,
+# looking every TURN_POLL_SECONDS (a send takes milliseconds; a backing-off one much longer).
+TURN_WAIT_SECONDS = 0.5
+TURN_POLL_SECONDS = 0.002
+
 
 @dataclass(frozen=True)
 class ReplyLease:
@@ -48,6 +56,7 @@ class ReplyLease:
     bot_id: str
     timeout: float  # per phase
     deadline: float  # the whole request
+    behind: bool = False  # an earlier message of the chat was pending: sent once it is gone (`_turn_wait`)
 
 
 _CHAT, _BOT = -4_242_424_242_424, "bot-placeholder-4242"  # stand for this call's chat and bot in the compiled query
@@ -71,13 +80,13 @@ def reply_lease(*, chat_id: int, text: str) -> ReplyLease | None:
         return None
     earlier, paused_until, grown = rows[0]
     now = timezone.now()
-    if earlier or (paused_until is not None and paused_until > now):
+    if paused_until is not None and paused_until > now:
         return None
     timeout = max(config.timeout, grown or 0)
     deadline = timeout * DEADLINE_FACTOR
     parts = max(1, len(split_message(text)))
     until = now + timedelta(seconds=deadline * parts + LEASE_MARGIN_SECONDS)
-    return ReplyLease(until=until, bot_id=config.bot_id, timeout=timeout, deadline=deadline)
+    return ReplyLease(until=until, bot_id=config.bot_id, timeout=timeout, deadline=deadline, behind=bool(earlier))
 
 
 def replies_deliver(deferred: DeliveryDeferred) -> tuple[dict, set[int]]:
@@ -94,6 +103,12 @@ def replies_deliver(deferred: DeliveryDeferred) -> tuple[dict, set[int]]:
         session = telegram_runtime()
         for index, (row, lease) in enumerate(ready):
             chats.add(row.chat_id)
+            # Its turn, checked once its transaction has committed (a message of the chat written
+            # meanwhile by another worker, committed first, goes first): one SELECT, waiting
+            # briefly for an earlier one in flight.
+            if not _turn_wait(row):  # still behind a message nobody is sending now
+                _leases_drop([later.pk for later, _ in ready[index:]])
+                return _added(report, outbox_deliver_chats(chats={later.chat_id for later, _ in ready[index:]})), chats
             claim = _Claim(row, lease.bot_id, lease.timeout, lease.deadline, lease.until,
                            row.created_at + max_age())
             outcome = _attempt_recorded(session, claim)
@@ -153,6 +168,23 @@ def outbox_deliver_chats(*, chats: set[int], limit: int = 50) -> dict:
             report["detail"] = outcome.stop
             break
     return report
+
+
+def _turn_wait(row: Notification) -> bool:
+    """Wait (briefly) until no earlier message of the row's chat is pending: true when it is
+    the row's turn; false at once when an earlier one is due (nobody is sending it: the
+    chat's queue goes the claimed way), or after TURN_WAIT_SECONDS (one backing off)."""
+    earlier = _earlier_pending(chat_id=row.chat_id, created_at=row.created_at, pk=row.pk)
+    deadline = time.monotonic() + TURN_WAIT_SECONDS
+    while True:
+        now = timezone.now()
+        state = earlier.aggregate(pending=Count("id"), due=Count(
+            "id", filter=Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)))
+        if not state["pending"]:
+            return True
+        if state["due"] or time.monotonic() >= deadline:
+            return False
+        time.sleep(TURN_POLL_SECONDS)
 
 
 def _leases_drop(notification_ids: list[int]) -> None:

@@ -14,7 +14,7 @@ from bench._common import SqlCount
 from decisions.models import Notification, NotificationStatus
 from decisions.outbox import notification_enqueue, notification_retry, outbox_delivery_deferred
 from telegrambot.delivery import outbox_deliver
-from telegrambot.models import BotState, TelegramUpdate, UpdateStatus
+from telegrambot.models import BotState, NotificationDelivery, TelegramUpdate, UpdateStatus
 from telegrambot.replies import reply_lease
 from telegrambot.tasks import update_process_task
 from telegrambot.updates import _queue_processing, processing_lease, update_store, updates_drain
@@ -76,6 +76,49 @@ def test_a_reply_waits_behind_an_earlier_message_of_its_chat(bot, no_model_calls
     assert bot.texts(MASTER)[0] == "written first"  # the chat's order kept
     assert bot.texts(MASTER)[1].startswith("Running")
     assert Notification.objects.get(pk=earlier.pk).status == NotificationStatus.SENT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_reply_behind_a_message_nobody_sends_goes_after_it(bot, no_model_calls):
+    BotState.objects.create(bot_id=TEST_BOT_TOKEN.partition(":")[0])
+    [earlier] = notification_enqueue(kind="message", text="written first", key="earlier", chat_id=MASTER)
+    _store("/status")
+
+    assert updates_drain()["processed"] == 1
+
+    assert bot.texts(MASTER)[0] == "written first" and bot.texts(MASTER)[1].startswith("Running")
+    assert Notification.objects.filter(status=NotificationStatus.SENT).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_reply_waits_for_an_earlier_message_in_flight(bot, no_model_calls, monkeypatch):
+    """Another worker is sending the chat's earlier message (leased to it): the reply waits
+    for its turn, then goes without a claim."""
+    import threading
+
+    from telegrambot import replies
+
+    BotState.objects.create(bot_id=TEST_BOT_TOKEN.partition(":")[0])
+    earlier = Notification.objects.create(kind="message", text="in flight", idempotency_key="earlier", chat_id=MASTER,
+                                          next_attempt_at=utc_now() + timedelta(seconds=60))  # another worker's lease
+    sent_at = []
+
+    def other_worker_sent():
+        sent_at.append(utc_now())
+        Notification.objects.filter(pk=earlier.pk).update(status=NotificationStatus.SENT)
+        connection.close()
+
+    done = threading.Timer(0.3, other_worker_sent)
+    monkeypatch.setattr(replies, "TURN_WAIT_SECONDS", 5.0)
+    _store("/status")
+
+    done.start()
+    assert updates_drain()["processed"] == 1
+    done.join()
+
+    assert len(bot.texts(MASTER)) == 1 and bot.texts(MASTER)[0].startswith("Running")  # once the earlier one was sent
+    assert Notification.objects.exclude(pk=earlier.pk).get().sent_at > sent_at[0]  # not before its turn
+    assert not NotificationDelivery.objects.exists()  # no claim was needed
 
 
 def test_retry_now_keeps_a_reply_leased_to_the_worker_sending_it(bot):
