@@ -34,7 +34,29 @@ THRESHOLDS = (
     (1.0, "limit", LEVEL_COLOURS[Level.EXHAUSTED]),
 )
 HOURS = tuple(range(0, 25, 3))
-HEADROOM = 1.08  # the top of the y axis, as a multiple of the larger of usage and limit
+HEADROOM = 1.08  # the top of the y axis, as a multiple of what it must show
+# Below this share of the limit the y axis scales to the usage (low usage stays readable:
+# a day at 0.3% is a bar, not a line), never to less than MIN_SCALE_FRACTION of the limit
+# (so a tiny usage does not look like a full day); the limit and the thresholds are drawn
+# when they fall within the axis, and the title always says the limit.
+ZOOM_BELOW = 0.5
+MIN_SCALE_FRACTION = 0.01
+
+
+def scale_top(*, peak: float, limit: float) -> float:
+    """The top of a y axis showing `peak` against `limit` (see ZOOM_BELOW)."""
+    peak, limit = max(0.0, float(peak)), max(0.0, float(limit))
+    if limit <= 0 or peak >= limit * ZOOM_BELOW:
+        return max(limit, peak, 1.0) * HEADROOM
+    return max(peak * HEADROOM, limit * MIN_SCALE_FRACTION, 1.0)
+
+
+def percent_text(value: float, limit: float) -> str:
+    """Share of the limit, readable when small: 0.3%, 12%, 0.04%."""
+    if limit <= 0:
+        return ""
+    share = 100 * value / limit
+    return f"{share:.2g}%" if share < 10 else f"{share:.0f}%"
 
 
 def tokens_short(value: float) -> str:
@@ -104,17 +126,20 @@ def usage_line_svg(*, hourly: Sequence[int], limit: int, now_hours: float | None
     dashed even pace that would spend exactly the limit by midnight."""
     points = usage_points(hourly=hourly, now_hours=now_hours)
     used = sum(max(0, int(v)) for v in list(hourly)[:24])
-    lines = [(f"{label} {tokens_short(f * limit)}", f * limit, colour) for f, label, colour in THRESHOLDS]
+    top = scale_top(peak=used, limit=limit)  # low usage: the axis follows it, not the limit
+    lines = [(f"{label} {tokens_short(f * limit)}", f * limit, colour) for f, label, colour in THRESHOLDS
+             if 0 < f * limit <= top]
+    share = f" ({percent_text(used, limit)})" if limit > 0 else ""
     chart = pygal.XY(**_config(
-        title=f"Proactive tokens used today: {used:,} of {limit:,}", css_class="usage-chart",
+        title=f"Proactive tokens used today: {used:,} of {limit:,}{share}", css_class="usage-chart",
         colours=[USED_COLOUR, PACE_COLOUR, *(colour for _, _, colour in lines)],
-        range=(0, max(limit, used, 1) * HEADROOM), xrange=(0, 24), x_labels=HOURS,
-        x_value_formatter=clock_time,
+        range=(0, top), xrange=(0, 24), x_labels=HOURS, x_value_formatter=clock_time,
     ))
     last = {"value": points[-1], "label": f"{used:,} tokens used so far"}
     chart.add("used", [*points[:-1], last], stroke_style={"width": 2.5}, fill=False)
-    chart.add("even pace", [(0, 0), (24, limit)] if limit > 0 else [], show_dots=False,
-              stroke_style={"dasharray": "4, 4"})
+    # The even pace, up to where it leaves the axis.
+    pace = [(0, 0), (24, limit) if limit <= top else (24 * top / limit, top)] if limit > 0 else []
+    chart.add("even pace", pace, show_dots=False, stroke_style={"dasharray": "4, 4"})
     for title, tokens, _ in lines:
         dash = {} if title.startswith("limit") else {"dasharray": "6, 3"}
         chart.add(title, [(0, tokens), (24, tokens)], show_dots=False, stroke_style=dash)
@@ -131,13 +156,14 @@ def history_bars_svg(*, days: Sequence[dict], limit: int) -> SafeString:
         title=f"Token usage over the last {len(days)} days{limit_text}", css_class="history-chart",
         colours=[*(LEVEL_COLOURS[level] for level in LEVELS), REACTIVE_COLOUR],
         x_labels=[str(d.get("date", ""))[5:] or str(d.get("date", "")) for d in days],
-        no_data_text="No usage recorded yet", include_x_axis=True,
+        no_data_text="No usage recorded yet", include_x_axis=True, print_values=True,
+        print_values_position="top", value_font_size=10,
         **(_limit_axis(limit=limit, peak=max(_total(d) for d in days)) if days else {}),
     ))
     if not days:
         return _render(chart)
     for level in LEVELS:
-        chart.add(f"proactive: {level}", [_bar(d, level) for d in days])
+        chart.add(f"proactive: {level}", [_bar(d, level, limit) for d in days])
     chart.add("reactive", [_reactive(d) for d in days])
     return _render(chart)
 
@@ -149,10 +175,11 @@ def _total(day: dict) -> int:
 def _limit_axis(*, limit: int, peak: int) -> dict:
     """A y axis whose ticks include the proactive limit, drawn as a major guide line
     labelled "limit …" (pygal draws no line series over bars)."""
-    top = max(limit, peak, 1) * HEADROOM
-    if limit <= 0:
-        return {"range": (0, top)}
-    ticks = [t for t in compute_scale(0, top, False, None, 4, 8) if abs(t - limit) > top * 0.05]
+    top = scale_top(peak=peak, limit=limit)  # low usage: the axis follows it (the bars readable)
+    ticks = compute_scale(0, top, False, None, 4, 8)
+    if limit <= 0 or limit > top:  # the limit is off the axis: the title says it
+        return {"range": (0, top), "y_labels": ticks, "y_label_rotation": 0}
+    ticks = [t for t in ticks if abs(t - limit) > top * 0.05]
     return {
         "range": (0, top),
         "y_labels": [*ticks, {"value": limit, "label": f"limit {tokens_short(limit)}"}],
@@ -160,13 +187,18 @@ def _limit_axis(*, limit: int, peak: int) -> dict:
     }
 
 
-def _bar(day: dict, level: str) -> dict | None:
-    """The day's proactive bar in the series of its own level (None in the others)."""
+def _bar(day: dict, level: str, limit: int) -> dict | None:
+    """The day's proactive bar in the series of its own level (None in the others),
+    printed with its tokens and its share of the limit."""
     if day.get("level", Level.OK) != level:
         return None
-    return {"value": max(0, int(day.get("proactive", 0))), "label": f"{day.get('date', '')}: {level}"}
+    value = max(0, int(day.get("proactive", 0)))
+    share = percent_text(value, limit)
+    return {"value": value, "label": f"{day.get('date', '')}: {level}",
+            "formatter": lambda v: f"{tokens_short(v)}{f' ({share})' if share and v else ''}"}
 
 
 def _reactive(day: dict) -> dict | None:
     reactive = max(0, int(day.get("reactive", 0)))
-    return {"value": reactive, "label": f"{day.get('date', '')}: reactive"} if reactive else None
+    return {"value": reactive, "label": f"{day.get('date', '')}: reactive",
+            "formatter": tokens_short} if reactive else None

@@ -13,6 +13,8 @@ from .pricing import cost_limit_micros, cost_ratio, min_cycle_cost_micros
 
 WARNING_RATIO = 0.80
 CRITICAL_RATIO = 0.95
+# The counter fields budget_stats reads (and budget_stats_from expects of a caller's read).
+STATS_FIELDS = ("scope", "used", "reserved", "used_cost_micros", "reserved_cost_micros")
 
 
 class Level:
@@ -94,23 +96,26 @@ def budget_proactive(*, used: int, reserved: int, used_cost: int = 0, reserved_c
 
 def budget_stats(*, day: date | None = None) -> dict:
     """The `/stats` payload: usage and cost (micro-dollars) by scope, and the proactive
-    budget's state. Reads the day's counter rows (both scopes in one read) and its open
-    reservations."""
+    budget's state, from the day's counter rows."""
     day = day or utc_today()
-    counters = {c.scope: c for c in DailyCounter.objects.filter(day=day)}
-    proactive, reactive = counters.get(Scope.PROACTIVE), counters.get(Scope.REACTIVE)
-    used = proactive.used if proactive else 0
-    costs = {scope: (c.used_cost_micros if (c := counters.get(scope)) else 0) for scope in Scope.values}
+    # One read: both scopes' counter rows (the counter's `reserved` is the open reservations' sum).
+    counters = {row["scope"]: row for row in DailyCounter.objects.filter(day=day).values(*STATS_FIELDS)}
+    return budget_stats_from(day=day, counters=counters)
+
+
+def budget_stats_from(*, day: date, counters: dict) -> dict:
+    """`budget_stats` from the day's counter values already read ({scope: {field: value}} with
+    STATS_FIELDS), for a caller that folds them into its own read."""
+    proactive, reactive = counters.get(Scope.PROACTIVE) or {}, counters.get(Scope.REACTIVE) or {}
+    used = proactive.get("used") or 0
+    costs = {scope: (counters.get(scope) or {}).get("used_cost_micros") or 0 for scope in Scope.values}
     return {
         "date": day.isoformat(),
-        "token_usage_today": {
-            "proactive": used,
-            "reactive": reactive.used if reactive else 0,
-        },
+        "token_usage_today": {"proactive": used, "reactive": reactive.get("used") or 0},
         "cost_micros_today": {**costs, "total": sum(costs.values())},
         "proactive": budget_proactive(
-            used=used, reserved=budget_reserved(day=day), used_cost=costs[Scope.PROACTIVE],
-            reserved_cost=proactive.reserved_cost_micros if proactive else 0,
+            used=used, reserved=proactive.get("reserved") or 0, used_cost=costs[Scope.PROACTIVE],
+            reserved_cost=proactive.get("reserved_cost_micros") or 0,
         ),
     }
 

@@ -12,9 +12,11 @@ Missing configuration means "waiting", never "failed":
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -73,30 +75,39 @@ def notification_enqueue(
     if chat_id is None:
         notification_assign_masters()  # held messages first: they were written earlier
     waiting = "" if settings.TELEGRAM_BOT_TOKEN else WAITING_NO_TELEGRAM
-    rows = [
-        _notification_insert_or_get(
-            idempotency_key=f"{key}:{recipient}",
-            fields={"kind": kind, "text": text, "chat_id": recipient, "approval": approval, "last_error": waiting},
-        )
-        for recipient in recipients
-    ]
-    if any(row.status == NotificationStatus.PENDING for row in rows):
-        _delivery_request([row.pk for row in rows if row.status == NotificationStatus.PENDING])
+    deferred = _deferred.get()
+    lease_for = deferred.lease if deferred is not None and not waiting else None
+    rows, leased = [], []
+    for recipient in recipients:
+        fields = {"kind": kind, "text": text, "chat_id": recipient, "approval": approval, "last_error": waiting}
+        lease = lease_for(chat_id=recipient, text=text) if lease_for is not None else None
+        if lease is not None:  # written leased to the deferring worker: not due for anyone else
+            fields["next_attempt_at"] = lease.until
+        row, created = _notification_insert_or_get(idempotency_key=f"{key}:{recipient}", fields=fields)
+        rows.append(row)
+        if lease is not None and created:
+            leased.append((row, lease))
+    if leased:
+        deferred.leased_add(leased)
+    unleased = [row.pk for row in rows if row.status == NotificationStatus.PENDING
+                and all(row is not mine for mine, _ in leased)]
+    if unleased:
+        _delivery_request(unleased)
     return rows
 
 
-def _notification_insert_or_get(*, idempotency_key: str, fields: dict) -> Notification:
-    """The row of this key: the INSERT first (the usual case, a new message), in a
-    savepoint; a key already used reads the row written the first time (one statement
-    fewer than get_or_create's SELECT-then-INSERT for a new row)."""
+def _notification_insert_or_get(*, idempotency_key: str, fields: dict) -> tuple[Notification, bool]:
+    """The row of this key and whether it is new: the INSERT first (the usual case, a new
+    message), in a savepoint; a key already used reads the row written the first time (one
+    statement fewer than get_or_create's SELECT-then-INSERT for a new row)."""
     try:
         with transaction.atomic():
-            return Notification.objects.create(idempotency_key=idempotency_key, **fields)
+            return Notification.objects.create(idempotency_key=idempotency_key, **fields), True
     except IntegrityError:
         stored = Notification.objects.filter(idempotency_key=idempotency_key).first()
         if stored is None:  # refused for another reason
             raise
-        return stored
+        return stored, False
 
 
 def outbox_waiting_for() -> str:
@@ -194,24 +205,40 @@ def _assign(row: Notification, masters: list[int]) -> None:
 class DeliveryDeferred:
     """What `outbox_delivery_deferred` yields: `wanted` turns true when a delivery was asked
     for; `notification_ids` are the rows written meanwhile (when known: not after
-    `notification_assign_masters` or `notification_retry`, which want a whole round)."""
+    `notification_assign_masters` or `notification_retry`, which want a whole round).
 
-    def __init__(self) -> None:
+    With a `lease` (the transport's `lease(chat_id=, text=)`, returning an object with an
+    `until` datetime, or None when the row may not be leased now), each new row is written
+    leased to the deferring worker (due only at `until`), so it needs no claim before its
+    send: `leased` lists (row, lease) in the order written; `committed` is true for those
+    whose transaction has committed (outside any caller's transaction)."""
+
+    def __init__(self, lease: Callable | None = None) -> None:
         self.wanted = False
         self.notification_ids: list[int] = []
         self.round_wanted = False
+        self.lease = lease
+        self.leased: list[tuple[Notification, Any, list[bool]]] = []
+
+    def leased_add(self, leased: list[tuple[Notification, Any]]) -> None:
+        self.wanted = True
+        for row, lease in leased:
+            committed = [False]
+            self.leased.append((row, lease, committed))
+            transaction.on_commit(partial(committed.__setitem__, 0, True))
 
 
 _deferred: ContextVar[DeliveryDeferred | None] = ContextVar("outbox_delivery_deferred", default=None)
 
 
 @contextmanager
-def outbox_delivery_deferred() -> Iterator[DeliveryDeferred]:
+def outbox_delivery_deferred(*, lease: Callable | None = None) -> Iterator[DeliveryDeferred]:
     """Within it, writing to the outbox queues no delivery task: the caller delivers once
     itself, after its work is committed, when `wanted` says a delivery was asked for (a
     worker handling an update sends its reply so, with its long-lived bot, without a task
-    per message). The every-minute sweep still catches a delivery the caller never made."""
-    with context_set(_deferred, DeliveryDeferred()) as deferred:
+    per message). The every-minute sweep still catches a delivery the caller never made
+    (a leased row once its lease has run out)."""
+    with context_set(_deferred, DeliveryDeferred(lease)) as deferred:
         yield deferred
 
 
@@ -256,12 +283,12 @@ def notification_retry(*, notification_id: int) -> Notification:
             notification_id=row.pk,
             status=row.status,
         )
-    now = utc_now()
+    now, previous_due = utc_now(), row.next_attempt_at
     row.status = NotificationStatus.PENDING
     row.attempts = 0
     row.next_attempt_at = now
     row.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
-    notification_requeued.send(sender=Notification, notification=row, now=now)
+    notification_requeued.send(sender=Notification, notification=row, now=now, previous_due=previous_due)
     logger.info("Notification #%s queued again for chat %s", row.pk, row.chat_id)
     _delivery_request()
     return row

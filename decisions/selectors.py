@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import Exists, F, Func, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -12,8 +13,9 @@ from actions.models import OPEN_STATUSES, Task
 from actions.selectors import task_list_open_brief, tasks_count_open
 from agentsite.core.clock import utc_day_start, utc_now, utc_today
 from agentsite.core.compiled import rows_compiled
-from budget.selectors import budget_counter_subquery, budget_proactive, budget_stats
-from memory.models import MemoryKind
+from budget.models import Scope
+from budget.selectors import budget_counter_subquery, budget_proactive, budget_stats, budget_stats_from
+from memory.models import MemoryEntry, MemoryKind
 from memory.prompting import PromptMemory, memory_for_prompt, memory_relevant, relevance_words
 from memory.selectors import (
     memory_current_focus, memory_last_aroma, memory_latest_subquery, memory_recent,
@@ -255,42 +257,79 @@ def agent_state_read() -> AgentState:
     return AgentState.objects.filter(pk=AgentState.SINGLETON_ID).first() or AgentState()
 
 
-def agent_status() -> dict:
-    """Paused or running, when the next and last cycles are (datetimes, or None), the last
-    cycle's outcome, the failures in a row, the approvals waiting and the open tasks.
+# The counter fields budget_stats_from needs, read as subqueries of the status query.
+_BUDGET_FIELDS = (
+    (Scope.PROACTIVE, "used"), (Scope.PROACTIVE, "reserved"), (Scope.PROACTIVE, "used_cost_micros"),
+    (Scope.PROACTIVE, "reserved_cost_micros"), (Scope.REACTIVE, "used"), (Scope.REACTIVE, "used_cost_micros"),
+)
+_STATUS_NOW = datetime(2000, 1, 1, 0, 0, 0, 424242, tzinfo=UTC)  # "now" in the compiled status query
+_LAST_FIELDS = ("id", "status", "reason", "action", "result")
 
-    One query: the state row with the last cycle and the two counts as subqueries (a
-    /status reply reads it); before the state is first saved, its defaults and two reads."""
+
+def _status_query(day: date, with_budget: bool):
+    """agent_status's one query, for one UTC day; `_STATUS_NOW` stands for the time of each run."""
     last_cycle = Cycle.objects.order_by("-started_at", "-id")
-    pending = (Approval.objects.filter(approval_status_q(status=ApprovalStatus.PENDING)).order_by()
+    pending = (Approval.objects.filter(approval_status_q(status=ApprovalStatus.PENDING, now=_STATUS_NOW)).order_by()
                .annotate(n=Func(F("id"), function="COUNT")).values("n"))
     open_tasks = (Task.objects.filter(status__in=OPEN_STATUSES).order_by()
                   .annotate(n=Func(F("id"), function="COUNT")).values("n"))
-    fields = ("id", "status", "reason", "action", "result")
-    state = (
-        AgentState.objects.filter(pk=AgentState.SINGLETON_ID)
-        .annotate(pending_approvals=Subquery(pending[:1]), open_tasks=Subquery(open_tasks[:1]),
-                  **{f"last_{f}": Subquery(last_cycle.values(f)[:1]) for f in fields})
-        .first()
-    )
-    if state is None:  # never saved yet
-        state, last = AgentState(), last_cycle.first()
-        pending_count = approval_list(status=ApprovalStatus.PENDING).count()
-        state.open_tasks = tasks_count_open()
-    else:
-        last = None if state.last_id is None else Cycle(**{f: getattr(state, f"last_{f}") for f in fields})
-        pending_count = state.pending_approvals or 0
+    budget = {f"budget_{scope}_{field}": budget_counter_subquery(field=field, day=day, scope=scope)
+              for scope, field in (_BUDGET_FIELDS if with_budget else ())}
+    annotations = {"pending_approvals": Subquery(pending[:1]), "open_tasks": Subquery(open_tasks[:1]),
+                   **{f"last_{f}": Subquery(last_cycle.values(f)[:1]) for f in _LAST_FIELDS}, **budget}
+    return (AgentState.objects.filter(pk=AgentState.SINGLETON_ID).annotate(**annotations)
+            .values("paused", "next_run_at", "last_cycle_at", "consecutive_failures", *annotations).order_by()[:1])
+
+
+def agent_status(*, with_budget: bool = False) -> dict:
+    """Paused or running, when the next and last cycles are (datetimes, or None), the last
+    cycle's outcome, the failures in a row, the approvals waiting and the open tasks;
+    `with_budget`: also today's `budget_stats` under "budget", read in the same query.
+
+    One query: the state row with the last cycle, the two counts (and the budget) as
+    subqueries (a /status reply reads it), its SQL compiled once a day (building it costs
+    the ORM several times what running it costs the database); before the state is first
+    saved, its defaults and a few reads."""
+    now, ops = utc_now(), connection.ops
+    rows, compiler = rows_compiled(("decisions.agent_status", now.date(), with_budget),
+                                   lambda: _status_query(now.date(), with_budget), most=1,
+                                   bind={ops.adapt_datetimefield_value(_STATUS_NOW): ops.adapt_datetimefield_value(now)})
+    if not rows:  # never saved yet
+        return _status_unsaved(with_budget=with_budget)
+    query = compiler.query
+    row = dict(zip([*query.extra_select, *query.values_select, *query.annotation_select], rows[0], strict=True))
+    extra = {}
+    if with_budget:
+        counters: dict = {}
+        for scope, field in _BUDGET_FIELDS:
+            counters.setdefault(scope, {})[field] = row[f"budget_{scope}_{field}"]
+        extra["budget"] = budget_stats_from(day=now.date(), counters=counters)
+    last = None if row["last_id"] is None else {f: row[f"last_{f}"] for f in _LAST_FIELDS}
+    return extra | _status_dict(row, last, pending=row["pending_approvals"] or 0, open_tasks=row["open_tasks"] or 0)
+
+
+def _status_unsaved(*, with_budget: bool) -> dict:
+    state, cycle = AgentState(), Cycle.objects.order_by("-started_at", "-id").first()
+    row = {"paused": state.paused, "next_run_at": state.next_run_at, "last_cycle_at": state.last_cycle_at,
+           "consecutive_failures": state.consecutive_failures}
+    last = None if cycle is None else {"id": cycle.pk, **{f: getattr(cycle, f) for f in _LAST_FIELDS[1:]}}
+    status = _status_dict(row, last, pending=approval_list(status=ApprovalStatus.PENDING).count(),
+                          open_tasks=tasks_count_open())
+    return ({"budget": budget_stats()} if with_budget else {}) | status
+
+
+def _status_dict(row: dict, last: dict | None, *, pending: int, open_tasks: int) -> dict:
     return {
-        "paused": state.paused,
-        "next_cycle_at": state.next_run_at,
-        "last_cycle_at": state.last_cycle_at,
-        "consecutive_failures": state.consecutive_failures,
+        "paused": row["paused"],
+        "next_cycle_at": row["next_run_at"],
+        "last_cycle_at": row["last_cycle_at"],
+        "consecutive_failures": row["consecutive_failures"],
         "last_cycle": None if last is None else {
-            "id": last.pk, "status": last.status, "reason": last.reason, "action": last.action,
-            "result_status": (last.result or {}).get("status"),
+            "id": last["id"], "status": last["status"], "reason": last["reason"], "action": last["action"],
+            "result_status": (last["result"] or {}).get("status"),
         },
-        "pending_approvals": pending_count,
-        "open_tasks": state.open_tasks or 0,
+        "pending_approvals": pending,
+        "open_tasks": open_tasks,
     }
 
 

@@ -154,25 +154,6 @@ def outbox_deliver(*, limit: int = 50) -> dict:
     return report
 
 
-def outbox_deliver_rows(*, notification_ids: list[int]) -> dict:
-    """Deliver these rows, in order (a worker's own replies), under a round's rules (lease,
-    head of line, pause, maximum age) but without its housekeeping; when one can't go now
-    (an earlier message of its chat first, another worker's lease), a whole round follows."""
-    report = {"configured": True, "sent": 0, "retrying": 0, "failed": 0, "skipped": 0, "detail": ""}
-    if not notification_ids or not telegram_configured():
-        return outbox_deliver() if notification_ids else report
-    config, session = bot_settings(), telegram_runtime()
-    for notification_id in notification_ids:
-        outcome = _deliver_one(session, config, notification_id)
-        report[outcome.result] += 1
-        if outcome.stop:
-            return report | {"detail": outcome.stop}
-    if report["skipped"]:
-        rest = outbox_deliver()
-        return rest | {key: report[key] + rest[key] for key in ("sent", "retrying", "failed")}
-    return report
-
-
 def outbox_expire(*, now: datetime | None = None) -> int:
     """Fail the due rows older than NOTIFICATION_MAX_AGE_SECONDS (the age counted from when
     the row was written, or from its last "Retry now"); returns how many."""
@@ -195,19 +176,24 @@ def outbox_expire(*, now: datetime | None = None) -> int:
 @receiver(notification_requeued, dispatch_uid="telegrambot-notification-requeued")
 def _notification_requeued(sender, *, notification: Notification, now: datetime, **kwargs) -> None:
     # Connected when the app is ready (telegrambot.apps imports this module).
-    notification_delivery_restart(notification=notification, now=now)
+    notification_delivery_restart(notification=notification, now=now, previous_due=kwargs.get("previous_due"))
 
 
-def notification_delivery_restart(*, notification: Notification, now: datetime) -> None:
+def notification_delivery_restart(*, notification: Notification, now: datetime,
+                                  previous_due: datetime | None = None) -> None:
     """`notification_retry`'s hook (inside its transaction, the row locked): the row gets a
     fresh maximum age, and if a worker is sending it right now it stays that worker's
-    until its lease ends, so "Retry now" never makes a second worker send it at once."""
-    delivery, _ = NotificationDelivery.objects.select_for_update().get_or_create(notification_id=notification.pk)
+    until its lease ends, so "Retry now" never makes a second worker send it at once.
+    A row never claimed (no delivery row) yet due only later (`previous_due`) was written
+    leased to the worker sending it (`telegrambot.replies`): that lease is kept too."""
+    delivery, created = NotificationDelivery.objects.select_for_update().get_or_create(
+        notification_id=notification.pk)
     delivery.window_started_at = now
     delivery.save(update_fields=["window_started_at"])
-    if delivery.leased_until is not None and delivery.leased_until > now:
-        notification.next_attempt_at = delivery.leased_until
-        Notification.objects.filter(pk=notification.pk).update(next_attempt_at=delivery.leased_until)
+    leased_until = delivery.leased_until if not created else previous_due
+    if leased_until is not None and leased_until > now:
+        notification.next_attempt_at = leased_until
+        Notification.objects.filter(pk=notification.pk).update(next_attempt_at=leased_until)
 
 
 # --- choosing and taking a row ------------------------------------------------------
@@ -226,11 +212,12 @@ def _earlier_pending(*, chat_id, created_at, pk) -> QuerySet[Notification]:
     )
 
 
-def _next_head(*, exclude: set[int]) -> int | None:
-    """The oldest due row that heads its chat's queue, not yet tried this round."""
+def _next_head(*, exclude: set[int], chats: set[int] | None = None) -> int | None:
+    """The oldest due row that heads its chat's queue (of `chats` only, if given), not yet tried this round."""
     earlier = _earlier_pending(chat_id=OuterRef("chat_id"), created_at=OuterRef("created_at"), pk=OuterRef("id"))
+    due = _due(timezone.now()) if chats is None else _due(timezone.now()).filter(chat_id__in=chats)
     return (
-        _due(timezone.now())
+        due
         .exclude(pk__in=exclude)
         .filter(~Exists(earlier))
         .order_by("created_at", "id")
@@ -290,6 +277,11 @@ def _deliver_one(session: TelegramRuntime, config: BotSettings, notification_id:
     claim = _claim(config, notification_id)
     if isinstance(claim, Outcome):
         return claim
+    return _attempt_recorded(session, claim)
+
+
+def _attempt_recorded(session: TelegramRuntime, claim: _Claim) -> Outcome:
+    """Send a row this worker holds and write what happened."""
     outcome = _attempt(session, claim)
     if outcome.result == SENT:  # one write: a sent row is never sent or restarted again, its lease moot
         claim.row.save(update_fields=ROW_FIELDS)

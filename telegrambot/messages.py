@@ -12,6 +12,7 @@ from decisions.models import NotificationKind
 from decisions.outbox import notification_enqueue
 
 from .models import ChatMessage, Direction
+from .processing import update_done_in_transaction
 from .storable import text_storable
 
 INBOUND_TEXT_MAX_CHARS = 8192
@@ -84,4 +85,5 @@ def reply_send(*, chat_id: int, text: str, update_id: int, kind: str, is_master:
         chat_id=chat_id, direction=Direction.OUT, text=text, kind=kind, is_master=is_master, update_id=update_id
     )
     notification_enqueue(kind=NotificationKind.MESSAGE, text=row.text, key=f"chat:{update_id}", chat_id=chat_id)
+    update_done_in_transaction(update_id=update_id)  # the update handled here: processed with its reply
     return row

@@ -7,7 +7,6 @@ in a row); the model's version is a list, with the time and the current focus ad
 from datetime import datetime
 
 from agentsite.core.clock import utc_now
-from budget.selectors import budget_stats
 from decisions.selectors import agent_status
 from memory.selectors import memory_current_focus
 
@@ -16,7 +15,8 @@ FOCUS_CHARS = 300
 
 def status_text(*, for_model: bool = False) -> str:
     """The agent's state now, for the Master (/status) or for the chat's system prompt."""
-    status, stats = agent_status(), budget_stats()
+    status = agent_status(with_budget=True)  # one query, today's budget included
+    stats = status["budget"]
     lines = [
         _cycles_line(status, for_model),
         _last_cycle_line(status, for_model),

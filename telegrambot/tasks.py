@@ -1,7 +1,7 @@
 """Django-Q2 tasks of the Telegram app (kept thin: the work is in the services)."""
 
 from .delivery import outbox_deliver
-from .updates import update_process, updates_retry_due
+from .updates import updates_drain, updates_retry_due
 
 
 def outbox_deliver_task() -> dict:
@@ -10,8 +10,11 @@ def outbox_deliver_task() -> dict:
 
 
 def update_process_task(update_id: int) -> str:
-    """Handle one stored update; queued by the webhook when the update is committed."""
-    return f"update {update_id}: {update_process(update_id=update_id)}"
+    """Handle the stored updates waiting, this one among them, a batch at a time; queued by
+    the webhook when the update is committed (a task finding them taken has nothing to do)."""
+    report = updates_drain()
+    done = ", ".join(f"{count} {outcome}" for outcome, count in report.items() if count)
+    return f"update {update_id}: {done or 'skipped'}"
 
 
 def updates_retry_task() -> dict:

@@ -24,11 +24,14 @@ def query_compiled(key: Hashable, build: Callable[[], QuerySet], conn) -> tuple:
 
 
 def rows_compiled(key: Hashable, build: Callable[[], QuerySet], *, alias: str = DEFAULT_DB_ALIAS,
-                  most: int | None = None) -> tuple[list[tuple], object]:
+                  most: int | None = None, bind: dict | None = None) -> tuple[list[tuple], object]:
     """The rows of `build()` (at most `most`), through its SQL compiled once; and the
-    compiler (its `query` names the columns)."""
+    compiler (its `query` names the columns). `bind` swaps parameters at each run: a
+    placeholder value `build()` was made with (as the database gets it) for this run's."""
     conn = connections[alias]
     compiler, sql, params = query_compiled(key, build, conn)
+    if bind:
+        params = tuple(bind.get(p, p) if isinstance(p, Hashable) else p for p in params)
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall() if most is None else cursor.fetchmany(most)

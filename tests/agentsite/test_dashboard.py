@@ -56,11 +56,11 @@ def test_history_shows_each_days_tokens_in_the_series_of_its_level():
     ]
     svg = history_bars_svg(days=days, limit=4000)
     assert shown(svg) == {
-        "proactive: ok": [("2026-03-01: ok", "1,000 tokens"), ("2026-03-03: ok", "0 tokens")],
-        "proactive: warning": [("2026-03-02: warning", "3,000 tokens")],
+        "proactive: ok": [("2026-03-01: ok", "1k (25%)"), ("2026-03-03: ok", "0")],
+        "proactive: warning": [("2026-03-02: warning", "3k (75%)")],
         "proactive: critical": [],
         "proactive: exhausted": [],
-        "reactive": [("2026-03-02: reactive", "500 tokens")],
+        "reactive": [("2026-03-02: reactive", "500")],
     }
     assert title(svg) == "Token usage over the last 3 days (proactive limit 4k)"
     assert re.search(r'<text [^>]*class="major">limit 4k</text>', svg)  # the limit's guide line, labelled
@@ -71,8 +71,8 @@ def test_each_level_is_drawn_in_its_colour():
     days = [{"date": f"2026-03-0{i}", "proactive": p, "reactive": 0, "level": level} for i, (p, level) in
             enumerate([(100, "ok"), (850, "warning"), (960, "critical"), (1000, "exhausted")], start=1)]
     svg = history_bars_svg(days=days, limit=1000)
-    assert [values for values in shown(svg).values()][:4] == [[(f"{d['date']}: {d['level']}", f"{d['proactive']:,} tokens")]
-                                                           for d in days]
+    assert [values for values in shown(svg).values()][:4] == [
+        [(f"{d['date']}: {d['level']}", f"{tokens_short(d['proactive'])} ({d['proactive'] // 10}%)")] for d in days]
     for colour in LEVEL_COLOURS.values():
         assert colour in svg
 
@@ -85,15 +85,60 @@ def test_history_with_no_days_renders_a_message():
 def test_history_bars_fit_when_a_day_exceeds_the_limit():
     svg = history_bars_svg(days=[{"date": "2026-03-01", "proactive": 5000, "reactive": 5000, "level": "exhausted"}],
                            limit=1000)
-    assert shown(svg)["reactive"] == [("2026-03-01: reactive", "5,000 tokens")]
+    assert shown(svg)["reactive"] == [("2026-03-01: reactive", "5k")]
     tops = [float(y) for y in re.findall(r'<rect [^>]*? y="(-?[\d.]+)"', svg)]
     assert len(tops) >= 2 and min(tops) >= 0  # both bars (and the legend) inside the picture
 
 
 def test_usage_chart_draws_the_four_threshold_lines_at_their_fractions():
-    svg = usage_line_svg(hourly=[100] * 10, limit=10_000, now_hours=10)
+    svg = usage_line_svg(hourly=[600] * 10, limit=10_000, now_hours=10)
     assert legend(svg) == ["used", "even pace", "50% 5k", "80% warning 8k", "95% critical 9.5k", "limit 10k"]
-    assert title(svg) == "Proactive tokens used today: 1,000 of 10,000"
+    assert title(svg) == "Proactive tokens used today: 6,000 of 10,000 (60%)"
+
+
+def test_at_low_usage_the_usage_chart_scales_to_it_and_draws_only_the_lines_in_range():
+    svg = usage_line_svg(hourly=[100] * 10, limit=10_000, now_hours=10)
+    assert legend(svg) == ["used", "even pace"]  # 1,000 used: the 50% line (5k) is off the axis
+    assert title(svg) == "Proactive tokens used today: 1,000 of 10,000 (10%)"
+    height = plot_height(svg)
+    dots = [float(y) for y in re.findall(r'<circle [^>]*?cy="(-?[\d.]+)"[^>]*class="dot reactive', svg)]
+    rise = (max(dots) - min(dots)) / height  # from midnight's 0 to now's 1,000
+    print(f"\nusage chart at 10% of the limit: the line rises {rise:.0%} of the plot")
+    assert rise > 0.8  # not a flat line along the bottom
+
+
+def test_at_a_third_of_a_percent_the_usage_line_still_climbs():
+    hourly = [0] * 24
+    hourly[2] = 21_000  # 0.3% of 7M
+    svg = usage_line_svg(hourly=hourly, limit=7_000_000, now_hours=5)
+    dots = [float(y) for y in re.findall(r'<circle [^>]*?cy="(-?[\d.]+)"[^>]*class="dot reactive', svg)]
+    rise = (max(dots) - min(dots)) / plot_height(svg)
+    print(f"\nusage chart at 0.3% of the limit: the line rises {rise:.0%} of the plot")
+    assert rise > 0.2 and "(0.3%)" in title(svg)
+
+
+def test_the_history_bars_are_readable_at_a_third_of_a_percent():
+    days = [{"date": f"2026-03-{d:02d}", "proactive": 0, "reactive": 0, "level": "ok"} for d in range(1, 14)]
+    days.append({"date": "2026-03-14", "proactive": 21_000, "reactive": 0, "level": "ok"})  # 0.3% of 7M
+    svg = history_bars_svg(days=days, limit=7_000_000)
+    bars = [float(h) for h in re.findall(r'<rect [^>]*?height="([\d.]+)" class="rect reactive', svg)]
+    share = max(bars) / plot_height(svg)
+    print(f"\nhistory bar at 0.3% of the limit: {share:.0%} of the plot's height")
+    assert share > 0.2  # a bar, not a hairline (it was 0.3% of the plot)
+    assert shown(svg)["proactive: ok"][-1] == ("2026-03-14: ok", "21k (0.3%)")  # printed on the bar too
+    assert re.search(r'<text [^>]*class="value">21k \(0.3%\)</text>', svg)
+    assert "limit 7M" in title(svg) and "limit 7M</text>" not in svg  # off the axis: said in the title
+
+
+def test_a_day_near_the_limit_keeps_the_limit_line():
+    svg = history_bars_svg(days=[{"date": "2026-03-01", "proactive": 900, "reactive": 0, "level": "warning"}],
+                           limit=1000)
+    assert re.search(r'<text [^>]*class="major">limit 1k</text>', svg)
+
+
+def plot_height(svg: str) -> float:
+    """The plotting area's height (its background rect, the second one)."""
+    return float(re.findall(r'<rect x="0" y="0" width="[\d.]+" height="([\d.]+)" class="background"', svg)[1])
 
 
 def test_usage_line_is_cumulative_and_stops_at_now():
@@ -113,7 +158,7 @@ def test_usage_chart_with_no_usage_or_no_limit_still_renders():
     assert shown(empty)["used"] == [("0 tokens used so far", "00:00: 0 tokens")]
     zero = usage_line_svg(hourly=[0] * 24, limit=1000, now_hours=None)
     assert shown(zero)["used"][-1] == ("0 tokens used so far", "24:00: 0 tokens")
-    assert "limit 1k" in legend(zero)
+    assert legend(zero) == ["used", "even pace"] and title(zero).endswith("0 of 1,000 (0%)")  # no line on a zero axis
 
 
 def test_svg_text_is_escaped():
@@ -198,7 +243,7 @@ def test_the_dashboard_shows_state_budget_charts_and_pending_approvals(admin_cli
     history = re.search(r'<svg [^>]*history-chart.*?</svg>', html, re.S).group(0)
     bars = shown(history)
     assert sum(len(bars[f"proactive: {level}"]) for level in LEVEL_COLOURS) == 14
-    assert bars["proactive: warning"][-1] == ("2026-03-10: warning", "8,600 tokens")
+    assert bars["proactive: warning"][-1] == ("2026-03-10: warning", "8.6k (86%)")
 
 
 @pytest.mark.django_db

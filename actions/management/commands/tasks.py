@@ -4,8 +4,9 @@ With --json the last line of stdout is one JSON value, for scripts."""
 
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from agentsite.core.console import OperatorCommand
 from agentsite.core.errors import ApplicationError
 
 from ...models import PRIORITY_DEFAULT, Task, TaskSource, TaskStatus
@@ -26,8 +27,7 @@ def task_as_dict(task: Task) -> dict:
     }
 
 
-class Command(BaseCommand):
-    requires_system_checks = []  # print only the answer (runserver and `check` show the warnings)
+class Command(OperatorCommand):  # prints only its answer unless -v 2
     help = "Add a task for the agent, or list tasks."
 
     def add_arguments(self, parser):

@@ -3,13 +3,11 @@
 `migrate` already does this (agentsite.schedules.schedules_on_migrate); this command is the
 explicit re-sync."""
 
-from django.core.management.base import BaseCommand
-
+from agentsite.core.console import OperatorCommand
 from agentsite.schedules import ANNOUNCE_QUIET_MINUTES, schedules_ensure
 
 
-class Command(BaseCommand):
-    requires_system_checks = []  # print only the answer (runserver and `check` show the warnings)
+class Command(OperatorCommand):  # prints only its answer unless -v 2
     help = "Create or repair the agent's Django-Q2 schedules (migrate does it too; safe to run at any time)."
 
     def add_arguments(self, parser):

@@ -16,15 +16,15 @@ or can't be reached.
 import socket
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
 from django.utils import timezone
+
+from agentsite.core.console import OperatorCommand
 
 ALIVE = ("Starting", "Idle", "Working")  # django_q.conf.Conf.STARTING/IDLE/WORKING
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):  # prints only its answer unless -v 2
     help = "Exit 0 when this host's Django-Q2 cluster has a recent heartbeat (worker healthcheck)."
-    requires_system_checks = []  # a probe every 30 s: no warnings in the log, no extra start-up time
 
     def add_arguments(self, parser):
         parser.add_argument("--any-host", action="store_true", help="count clusters on every host")

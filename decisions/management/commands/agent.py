@@ -1,13 +1,11 @@
 import json
 
-from django.core.management.base import BaseCommand
-
+from agentsite.core.console import OperatorCommand
 from decisions.agent import agent_pause, agent_resume
 from decisions.selectors import agent_status
 
 
-class Command(BaseCommand):
-    requires_system_checks = []  # print only the answer (runserver and `check` show the warnings)
+class Command(OperatorCommand):  # prints only its answer unless -v 2
     help = "Pause, resume, or show the agent's state."
 
     def add_arguments(self, parser):

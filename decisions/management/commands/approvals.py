@@ -11,8 +11,7 @@ an edit is invalid (one line on stderr).
 import json
 import sys
 
-from django.core.management.base import BaseCommand
-
+from agentsite.core.console import OperatorCommand
 from agentsite.core.errors import ApplicationError
 from decisions.approvals import approval_answer, approval_approve, approval_approve_text, approval_reject
 from decisions.models import Approval, ApprovalStatus, Surface
@@ -23,8 +22,7 @@ from decisions.texts import approval_gist
 STATUSES = ApprovalStatus.values
 
 
-class Command(BaseCommand):
-    requires_system_checks = []  # print only the answer (the start-up warnings show in runserver/check)
+class Command(OperatorCommand):  # prints only its answer unless -v 2
     help = (
         "List and decide approvals: list | approve ID [--details JSON] [--set FIELD=VALUE ...] | "
         "edit ID TEXT | reject ID [--feedback TEXT] | answer ID TEXT"

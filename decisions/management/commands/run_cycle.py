@@ -4,8 +4,7 @@ lock and budget). Exit status: 0 completed/awaiting_approval/skipped, 1 failed, 
 import json
 import sys
 
-from django.core.management.base import BaseCommand
-
+from agentsite.core.console import OperatorCommand
 from budget.client import claude_configured
 from budget.errors import ClaudeNotConfigured
 from budget.pricing import usd
@@ -15,8 +14,7 @@ from decisions.selectors import prompt_context_gather
 from decisions.services import Reason, cycle_run
 
 
-class Command(BaseCommand):
-    requires_system_checks = []  # print only the answer (runserver and `check` show the warnings)
+class Command(OperatorCommand):  # prints only its answer unless -v 2
     help = "Run one proactive cycle now."
 
     def add_arguments(self, parser):

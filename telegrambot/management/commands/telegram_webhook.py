@@ -11,9 +11,10 @@ or the secret.
 """
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from telegram.error import TelegramError
 
+from agentsite.core.console import OperatorCommand
 from telegrambot.application import ALLOWED_UPDATES
 from telegrambot.bot import TelegramNotConfigured, run_with_bot
 from telegrambot.updates import error_summary
@@ -21,8 +22,7 @@ from telegrambot.updates import error_summary
 WEBHOOK_PATH = "/telegram/webhook/"
 
 
-class Command(BaseCommand):
-    requires_system_checks = []  # print only the answer (runserver and `check` show the warnings)
+class Command(OperatorCommand):  # prints only its answer unless -v 2
     help = "Manage the Telegram webhook: set [URL] | delete | info"
 
     def add_arguments(self, parser):
