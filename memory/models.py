@@ -42,6 +42,10 @@ class MemoryEntry(models.Model):
         indexes = [
             # By kind, newest first, ties by id (memory_recent, memory_latest): read in index order.
             models.Index(fields=["kind", "-created_at", "-id"], name="memory_kind_newest"),
+            # The same for the live entries only (the prompt's and the cycle view's reads skip the
+            # archived): without it PostgreSQL walks created_at back through archived rows.
+            models.Index(fields=["kind", "-created_at", "-id"], condition=models.Q(archived_at__isnull=True),
+                         name="memory_kind_live_newest"),
             # The few pinned entries, newest first (memory.prompting): a small partial index
             # whose condition is the very WHERE the ORM writes for pinned=True ("pinned").
             models.Index(fields=["-created_at", "-id"], condition=models.Q(pinned=True), name="memory_pinned_newest"),
