@@ -314,13 +314,21 @@ NOTIFICATIONS = 24
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_workers_send_each_notification_exactly_once(telegram):
-    texts = [f"concurrent {i}" for i in range(NOTIFICATIONS)]
-    for text in texts:
-        pending(text)
     telegram.slow(0.02, times=None, method="sendMessage")  # keep the row locks overlapping
-    reports = run_at_once(outbox_deliver, count=WORKERS, timeout=60)  # re-raises a worker's error
+    # The workers meet only when two take the same head of the chat at once; a loaded machine
+    # may start them apart, so up to three rounds, each checked, until one shows them competing.
+    for attempt in range(3):
+        texts = [f"concurrent {attempt}:{i}" for i in range(NOTIFICATIONS)]
+        for text in texts:
+            pending(text)
+        reports = run_at_once(outbox_deliver, count=WORKERS, timeout=60)  # re-raises a worker's error
 
-    assert sorted(telegram.texts()) == sorted(texts)  # each exactly once
-    assert sum(r["sent"] for r in reports) == NOTIFICATIONS
+        sent = [text for text in telegram.texts() if text.startswith(f"concurrent {attempt}:")]
+        assert sorted(sent) == sorted(texts)  # each exactly once
+        assert sum(r["sent"] for r in reports) == NOTIFICATIONS
+        assert Notification.objects.filter(
+            status=NotificationStatus.SENT, text__startswith=f"concurrent {attempt}:"
+        ).count() == NOTIFICATIONS
+        if sum(r["skipped"] for r in reports) > 0:
+            break
     assert sum(r["skipped"] for r in reports) > 0  # the workers really did compete
-    assert Notification.objects.filter(status=NotificationStatus.SENT).count() == NOTIFICATIONS
